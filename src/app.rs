@@ -1,0 +1,149 @@
+//! The running service's state: one immutable [`App`] per config, swapped whole on
+//! reload, inside a [`State`] that lives as long as the process.
+//!
+//! A request loads the current `App` once and uses it to the end, so a reload never
+//! changes the rules under a request already in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::HeaderName;
+use tokio::sync::Semaphore;
+
+use crate::auth::Authenticator;
+use crate::config::{Config, Server};
+use crate::envelope;
+use crate::everbright::{Environment, Event};
+use crate::ingress::Router;
+use crate::metrics::Metrics;
+use crate::publish::Publish;
+
+/// Everything a request needs, built from one config.
+pub struct App {
+    /// Listener limits and timeouts.
+    pub server: Server,
+    /// How long to wait for a broker acknowledgement.
+    pub ack_timeout: Duration,
+    /// Path → event.
+    pub router: Router,
+    /// Credentials.
+    pub auth: Authenticator,
+    /// Body reading and envelope encoding.
+    pub envelope: envelope::Settings,
+    /// Request headers copied onto records.
+    pub capture_headers: Vec<HeaderName>,
+    /// Where records go.
+    pub publisher: Arc<dyn Publish>,
+    topics: Vec<String>,
+    deadletter_topics: Vec<String>,
+}
+
+impl App {
+    /// Builds the app for `config`, publishing through `publisher`. Pre-creates the
+    /// metric series dashboards and alerts expect to exist at zero.
+    pub fn new(config: Config, publisher: Arc<dyn Publish>, metrics: &Metrics) -> App {
+        let grid = |f: &dyn Fn(Environment, Event) -> String| -> Vec<String> {
+            Environment::ALL
+                .into_iter()
+                .flat_map(|env| Event::ALL.into_iter().map(move |event| (env, event)))
+                .map(|(env, event)| f(env, event))
+                .collect()
+        };
+        let topics = grid(&|env, event| config.topic(env, event));
+        let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event));
+        for c in &config.credentials {
+            for event in c.events.iter() {
+                metrics.events_published.with_label_values(&[
+                    event.slug(),
+                    c.environment.as_str(),
+                    &c.name,
+                ]);
+            }
+        }
+        for event in Event::ALL {
+            metrics
+                .http_requests
+                .with_label_values(&[event.slug(), "200"]);
+            for reason in envelope::Reason::ALL {
+                metrics
+                    .deadletters
+                    .with_label_values(&[event.slug(), reason.as_str()]);
+            }
+        }
+        App {
+            router: Router::new(&config.server.path_prefix, &config.routes),
+            ack_timeout: config.kafka.ack_timeout,
+            envelope: envelope::Settings {
+                mode: config.kafka.envelope,
+                lenient_literals: config.payload.lenient_literals,
+                site_pointers: config.payload.site_pointers,
+            },
+            capture_headers: config.payload.capture_headers,
+            auth: Authenticator::new(config.credentials),
+            server: config.server,
+            publisher,
+            topics,
+            deadletter_topics,
+        }
+    }
+
+    /// The topic for an event from `environment`, or its dead-letter topic.
+    pub fn topic(&self, environment: Environment, event: Event, dead_letter: bool) -> &str {
+        let i = environment as usize * Event::ALL.len() + event as usize;
+        if dead_letter {
+            &self.deadletter_topics[i]
+        } else {
+            &self.topics[i]
+        }
+    }
+}
+
+/// Process-lifetime state: the current [`App`], metrics, the in-flight limit and the
+/// draining flag.
+pub struct State {
+    app: ArcSwap<App>,
+    /// The metrics, shared by every `App`.
+    pub metrics: Arc<Metrics>,
+    draining: AtomicBool,
+    inflight: Arc<Semaphore>,
+}
+
+impl State {
+    /// State serving `app`, with `max_inflight` taken from its config.
+    pub fn new(app: App, metrics: Arc<Metrics>) -> State {
+        let inflight = Arc::new(Semaphore::new(app.server.max_inflight));
+        State {
+            app: ArcSwap::from_pointee(app),
+            metrics,
+            draining: AtomicBool::new(false),
+            inflight,
+        }
+    }
+
+    /// The current app; hold it for the whole request.
+    pub fn app(&self) -> Arc<App> {
+        self.app.load_full()
+    }
+
+    /// Replaces the app; requests in flight keep the one they loaded.
+    pub fn swap(&self, app: App) {
+        self.app.store(Arc::new(app));
+    }
+
+    /// Marks the service as shutting down: `/readyz` fails and new requests get 503.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the service is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// The in-flight request limit.
+    pub fn inflight(&self) -> &Arc<Semaphore> {
+        &self.inflight
+    }
+}

@@ -1,0 +1,311 @@
+//! Authentication: which configured credential a webhook comes from, proven from the
+//! raw request.
+//!
+//! A request is matched to **one** credential by what it carries — a SigV4 access key
+//! id, an HMAC client id or signature header, a Basic username, or the value of a
+//! configured header (looked up by its SHA-256 digest) — and then verified against that
+//! credential only. Secrets are never tried one after another, so the work per request
+//! is bounded and no timing difference tells which credential almost matched. The
+//! lookup order is fixed (header values, SigV4, Basic, HMAC client id, HMAC signature
+//! header); the first candidate found decides, with no fallback to the next.
+//! A `none` credential matches only a request that carries no credential material at
+//! all.
+//!
+//! This module does not read bodies, map failures to HTTP statuses or count metrics:
+//! it returns a [`Failure`] whose [`Failure::reason`] the caller logs and counts.
+
+pub mod basic;
+pub mod header;
+mod secret;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderName, Method, Uri, header::AUTHORIZATION};
+
+pub use secret::{Secret, SecretSet};
+
+use crate::everbright::{Environment, Event, EventSet};
+use basic::BasicSettings;
+use header::HeaderSettings;
+
+/// A configured credential: who may send webhooks, and how they prove it.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// Unique name (`[a-z0-9-]`), used in envelopes and metrics.
+    pub name: String,
+    /// Which EverBright environment sends with it; picks the topic.
+    pub environment: Environment,
+    /// Optional label copied into the envelope.
+    pub organization: Option<String>,
+    /// The events this credential may deliver.
+    pub events: EventSet,
+    /// How requests prove they come from this credential.
+    pub scheme: Scheme,
+}
+
+/// An authentication scheme with its settings.
+#[derive(Debug, Clone)]
+pub enum Scheme {
+    /// No authentication: matches requests without any credential material.
+    None,
+    /// A secret in a configured header.
+    Header(HeaderSettings),
+    /// A secret in a header after a prefix (`Authorization: Bearer …`).
+    Token(HeaderSettings),
+    /// HTTP Basic.
+    Basic(BasicSettings),
+}
+
+impl Scheme {
+    /// The scheme's config name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scheme::None => "none",
+            Scheme::Header(_) => "header",
+            Scheme::Token(_) => "token",
+            Scheme::Basic(_) => "basic",
+        }
+    }
+}
+
+/// What picks a credential for a request. Two credentials with the same selector must
+/// not share an event (the config refuses it), so a lookup finds at most one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Selector {
+    /// A request without any credential material.
+    Anonymous,
+    /// The SHA-256 of a whole header value (`header`, `token`).
+    HeaderValue(HeaderName, [u8; 32]),
+    /// A Basic username.
+    Username(String),
+}
+
+impl Credential {
+    /// Every selector that picks this credential (several while a secret rotates).
+    pub fn selectors(&self) -> Vec<Selector> {
+        match &self.scheme {
+            Scheme::None => vec![Selector::Anonymous],
+            Scheme::Header(h) | Scheme::Token(h) => h
+                .digests()
+                .map(|d| Selector::HeaderValue(h.header.clone(), d))
+                .collect(),
+            Scheme::Basic(b) => vec![Selector::Username(b.username.clone())],
+        }
+    }
+
+    /// The request headers this credential reads: they are never copied onto records,
+    /// and their presence means a request carries credential material.
+    pub fn auth_headers(&self) -> Vec<HeaderName> {
+        match &self.scheme {
+            Scheme::None => Vec::new(),
+            Scheme::Header(h) | Scheme::Token(h) => vec![h.header.clone()],
+            Scheme::Basic(_) => vec![AUTHORIZATION],
+        }
+    }
+}
+
+/// Why a request was not authenticated. Never shown to the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The request carries no credential material and no `none` credential takes it.
+    MissingCredentials,
+    /// The request names a credential (username, client id, access key) that is not
+    /// configured.
+    UnknownCredential,
+    /// The secret presented matches no credential.
+    BadSecret,
+    /// The matched credential is not allowed to deliver this event.
+    EventNotAllowed,
+    /// A credential header is present but cannot be read (or is repeated).
+    MalformedHeader(HeaderName),
+}
+
+impl Failure {
+    /// A stable label for logs and `hookbridge_auth_failures_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Failure::MissingCredentials => "missing-credentials",
+            Failure::UnknownCredential => "unknown-credential",
+            Failure::BadSecret => "bad-secret",
+            Failure::EventNotAllowed => "event-not-allowed",
+            Failure::MalformedHeader(_) => "malformed-header",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::MissingCredentials => f.write_str("no credential material in the request"),
+            Failure::UnknownCredential => f.write_str("the request names an unknown credential"),
+            Failure::BadSecret => f.write_str("the secret matches no credential"),
+            Failure::EventNotAllowed => f.write_str("the credential may not deliver this event"),
+            Failure::MalformedHeader(h) => write!(f, "header {h} is malformed or repeated"),
+        }
+    }
+}
+
+/// The parts of a request that authentication reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The HTTP method.
+    pub method: &'a Method,
+    /// The request target as received.
+    pub uri: &'a Uri,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The raw body, exactly as received.
+    pub body: &'a [u8],
+}
+
+/// A request proven to come from a credential.
+#[derive(Debug)]
+pub struct Authenticated<'a> {
+    /// The credential that matched.
+    pub credential: &'a Credential,
+}
+
+/// All credentials, indexed by their selectors. Built once per config.
+#[derive(Debug)]
+pub struct Authenticator {
+    credentials: Vec<Credential>,
+    index: HashMap<Selector, Vec<usize>>,
+    value_headers: Vec<HeaderName>,
+    has_basic: bool,
+    auth_headers: Vec<HeaderName>,
+}
+
+impl Authenticator {
+    /// Indexes `credentials` (already validated by the config).
+    pub fn new(credentials: Vec<Credential>) -> Authenticator {
+        let mut index: HashMap<Selector, Vec<usize>> = HashMap::new();
+        let mut value_headers = Vec::new();
+        let mut auth_headers = vec![AUTHORIZATION];
+        for (i, c) in credentials.iter().enumerate() {
+            for s in c.selectors() {
+                if let Selector::HeaderValue(h, _) = &s {
+                    push_unique(&mut value_headers, h);
+                }
+                index.entry(s).or_default().push(i);
+            }
+            for h in c.auth_headers() {
+                push_unique(&mut auth_headers, &h);
+            }
+        }
+        let has_basic = credentials
+            .iter()
+            .any(|c| matches!(c.scheme, Scheme::Basic(_)));
+        Authenticator {
+            credentials,
+            index,
+            value_headers,
+            has_basic,
+            auth_headers,
+        }
+    }
+
+    /// The configured credentials.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.credentials
+    }
+
+    /// Whether a 401 should offer `WWW-Authenticate: Basic`.
+    pub fn offers_basic(&self) -> bool {
+        self.has_basic
+    }
+
+    /// Finds the credential `request` is meant for and verifies it. `now` is the
+    /// receive time, for schemes that sign a timestamp.
+    pub fn authenticate(
+        &self,
+        request: &Request<'_>,
+        event: Event,
+        _now: SystemTime,
+    ) -> Result<Authenticated<'_>, Failure> {
+        let headers = request.headers;
+        let mut miss = None;
+
+        for name in &self.value_headers {
+            let Some(value) = single(headers, name)? else {
+                continue;
+            };
+            let selector = Selector::HeaderValue(name.clone(), header::digest(value));
+            match self.lookup(&selector, event)? {
+                Some(c) => {
+                    let (Scheme::Header(h) | Scheme::Token(h)) = &c.scheme else {
+                        unreachable!("header-value selectors belong to header and token schemes")
+                    };
+                    return if h.verify(value) {
+                        Ok(Authenticated { credential: c })
+                    } else {
+                        Err(Failure::BadSecret)
+                    };
+                }
+                None => miss = Some(Failure::BadSecret),
+            }
+        }
+
+        if self.has_basic
+            && let Some(value) = single(headers, &AUTHORIZATION)?
+            && value.len() >= 6
+            && value[..6].eq_ignore_ascii_case(b"basic ")
+        {
+            let (username, password) =
+                basic::parse(value).ok_or(Failure::MalformedHeader(AUTHORIZATION))?;
+            let c = self
+                .lookup(&Selector::Username(username), event)?
+                .ok_or(Failure::UnknownCredential)?;
+            let Scheme::Basic(b) = &c.scheme else {
+                unreachable!("username selectors belong to basic credentials")
+            };
+            return if b.verify(&password) {
+                Ok(Authenticated { credential: c })
+            } else {
+                Err(Failure::BadSecret)
+            };
+        }
+
+        if self.auth_headers.iter().any(|h| headers.contains_key(h)) {
+            return Err(miss.unwrap_or(Failure::UnknownCredential));
+        }
+        // Without credential material, "not allowed for this event" is just "missing".
+        match self.lookup(&Selector::Anonymous, event) {
+            Ok(Some(c)) => Ok(Authenticated { credential: c }),
+            Ok(None) | Err(_) => Err(Failure::MissingCredentials),
+        }
+    }
+
+    /// The credential with `selector` that may deliver `event`: `Ok(None)` when no
+    /// credential has the selector, `EventNotAllowed` when one has it but not the event.
+    fn lookup(&self, selector: &Selector, event: Event) -> Result<Option<&Credential>, Failure> {
+        let Some(ids) = self.index.get(selector) else {
+            return Ok(None);
+        };
+        ids.iter()
+            .map(|&i| &self.credentials[i])
+            .find(|c| c.events.contains(event))
+            .map(Some)
+            .ok_or(Failure::EventNotAllowed)
+    }
+}
+
+/// The one value of header `name`: `None` when absent, an error when repeated.
+fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h [u8]>, Failure> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => Ok(Some(v.as_bytes())),
+        (Some(_), Some(_)) => Err(Failure::MalformedHeader(name.clone())),
+    }
+}
+
+fn push_unique(list: &mut Vec<HeaderName>, name: &HeaderName) {
+    if !list.contains(name) {
+        list.push(name.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests;

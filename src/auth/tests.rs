@@ -1,0 +1,288 @@
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderValue, Method, Uri};
+
+use super::*;
+
+fn cred(name: &str, environment: Environment, events: EventSet, scheme: Scheme) -> Credential {
+    Credential {
+        name: name.into(),
+        environment,
+        organization: None,
+        events,
+        scheme,
+    }
+}
+
+fn header(name: &'static str, values: &[&str]) -> Scheme {
+    Scheme::Header(HeaderSettings {
+        header: HeaderName::from_static(name),
+        prefix: String::new(),
+        value: SecretSet::new(values.iter().map(|v| Secret::new(*v)).collect()).unwrap(),
+    })
+}
+
+fn token(values: &[&str]) -> Scheme {
+    Scheme::Token(HeaderSettings {
+        header: AUTHORIZATION,
+        prefix: "Bearer ".into(),
+        value: SecretSet::new(values.iter().map(|v| Secret::new(*v)).collect()).unwrap(),
+    })
+}
+
+fn basic(user: &str, password: &str) -> Scheme {
+    Scheme::Basic(BasicSettings {
+        username: user.into(),
+        password: SecretSet::single(Secret::new(password)),
+    })
+}
+
+fn only(event: Event) -> EventSet {
+    EventSet::EMPTY.with(event)
+}
+
+/// Authenticates a request with `headers` for `event`; the matched credential's name.
+fn who(
+    auth: &Authenticator,
+    headers: &[(&'static str, &str)],
+    event: Event,
+) -> Result<String, Failure> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(*k, HeaderValue::from_str(v).unwrap());
+    }
+    let uri = Uri::from_static("/everbright/site-archived");
+    let request = Request {
+        method: &Method::POST,
+        uri: &uri,
+        headers: &map,
+        body: b"{}",
+    };
+    auth.authenticate(&request, event, SystemTime::now())
+        .map(|a| a.credential.name.clone())
+}
+
+fn fleet() -> Authenticator {
+    Authenticator::new(vec![
+        cred(
+            "prod-key",
+            Environment::Production,
+            EventSet::ALL,
+            header("x-api-key", &["p-new", "p-old"]),
+        ),
+        cred(
+            "test-key",
+            Environment::Test,
+            EventSet::ALL,
+            header("x-api-key", &["t-1"]),
+        ),
+        cred(
+            "bearer",
+            Environment::Production,
+            only(Event::SiteArchived),
+            token(&["tok"]),
+        ),
+        cred(
+            "basic",
+            Environment::Production,
+            EventSet::ALL,
+            basic("everbright", "pw"),
+        ),
+        cred(
+            "open",
+            Environment::Test,
+            only(Event::StageTransition),
+            Scheme::None,
+        ),
+    ])
+}
+
+#[test]
+fn the_value_of_a_shared_header_selects_the_credential() {
+    let a = fleet();
+    let e = Event::MilestoneStatusChange;
+    assert_eq!(who(&a, &[("x-api-key", "p-new")], e).unwrap(), "prod-key");
+    assert_eq!(who(&a, &[("x-api-key", "p-old")], e).unwrap(), "prod-key");
+    assert_eq!(who(&a, &[("x-api-key", "t-1")], e).unwrap(), "test-key");
+    assert_eq!(
+        who(&a, &[("x-api-key", "nope")], e),
+        Err(Failure::BadSecret)
+    );
+    assert_eq!(
+        who(&a, &[("x-api-key", "p-new ")], e),
+        Err(Failure::BadSecret)
+    );
+}
+
+#[test]
+fn tokens_need_their_prefix_and_their_events() {
+    let a = fleet();
+    assert_eq!(
+        who(&a, &[("authorization", "Bearer tok")], Event::SiteArchived).unwrap(),
+        "bearer"
+    );
+    assert_eq!(
+        who(&a, &[("authorization", "tok")], Event::SiteArchived),
+        Err(Failure::BadSecret)
+    );
+    assert_eq!(
+        who(
+            &a,
+            &[("authorization", "Bearer tok")],
+            Event::StageTransition
+        ),
+        Err(Failure::EventNotAllowed)
+    );
+}
+
+#[test]
+fn basic_is_selected_by_username_then_checked() {
+    let a = fleet();
+    let e = Event::InvoiceStatusChange;
+    let ok = basic::encode("everbright", b"pw");
+    assert_eq!(who(&a, &[("authorization", &ok)], e).unwrap(), "basic");
+    let wrong = basic::encode("everbright", b"pw2");
+    assert_eq!(
+        who(&a, &[("authorization", &wrong)], e),
+        Err(Failure::BadSecret)
+    );
+    let stranger = basic::encode("mallory", b"pw");
+    assert_eq!(
+        who(&a, &[("authorization", &stranger)], e),
+        Err(Failure::UnknownCredential)
+    );
+    assert_eq!(
+        who(&a, &[("authorization", "Basic %%%")], e),
+        Err(Failure::MalformedHeader(AUTHORIZATION))
+    );
+    assert!(a.offers_basic());
+}
+
+#[test]
+fn none_matches_only_requests_without_credential_material() {
+    let a = fleet();
+    assert_eq!(who(&a, &[], Event::StageTransition).unwrap(), "open");
+    assert_eq!(
+        who(&a, &[("x-tenant", "acme")], Event::StageTransition).unwrap(),
+        "open"
+    );
+    assert_eq!(
+        who(&a, &[], Event::SiteArchived),
+        Err(Failure::MissingCredentials)
+    );
+    // Carrying a credential header that matches nothing never falls back to `none`.
+    assert_eq!(
+        who(&a, &[("x-api-key", "nope")], Event::StageTransition),
+        Err(Failure::BadSecret)
+    );
+    assert_eq!(
+        who(&a, &[("authorization", "Digest x")], Event::StageTransition),
+        Err(Failure::BadSecret)
+    );
+    let open_only = Authenticator::new(vec![cred(
+        "open",
+        Environment::Test,
+        EventSet::ALL,
+        Scheme::None,
+    )]);
+    assert_eq!(
+        who(
+            &open_only,
+            &[("authorization", "Digest x")],
+            Event::StageTransition
+        ),
+        Err(Failure::UnknownCredential)
+    );
+    assert!(!open_only.offers_basic());
+}
+
+#[test]
+fn repeated_credential_headers_are_refused() {
+    let a = fleet();
+    assert_eq!(
+        who(
+            &a,
+            &[("x-api-key", "p-new"), ("x-api-key", "t-1")],
+            Event::SiteArchived
+        ),
+        Err(Failure::MalformedHeader(HeaderName::from_static(
+            "x-api-key"
+        )))
+    );
+}
+
+#[test]
+fn a_matched_candidate_decides_without_falling_back() {
+    // The header value picks `prod-key`; a valid Basic header alongside it is never
+    // tried, so one request costs one verification.
+    let a = fleet();
+    let ok_basic = basic::encode("everbright", b"pw");
+    assert_eq!(
+        who(
+            &a,
+            &[("x-api-key", "p-new"), ("authorization", &ok_basic)],
+            Event::SiteArchived
+        )
+        .unwrap(),
+        "prod-key"
+    );
+}
+
+#[test]
+fn selection_never_compares_a_secret_of_another_credential() {
+    // Lookup is by the digest of the presented value: a credential whose secret shares
+    // a long prefix with the presented value is not "almost" matched; a value for one
+    // credential never reaches another credential's comparison.
+    let a = Authenticator::new(vec![
+        cred(
+            "one",
+            Environment::Production,
+            EventSet::ALL,
+            header("x-key", &["aaaaaaaaaaaaaaaa1"]),
+        ),
+        cred(
+            "two",
+            Environment::Production,
+            EventSet::ALL,
+            header("x-key", &["aaaaaaaaaaaaaaaa2"]),
+        ),
+    ]);
+    let e = Event::SiteArchived;
+    assert_eq!(
+        who(&a, &[("x-key", "aaaaaaaaaaaaaaaa2")], e).unwrap(),
+        "two"
+    );
+    assert_eq!(
+        who(&a, &[("x-key", "aaaaaaaaaaaaaaaa3")], e),
+        Err(Failure::BadSecret)
+    );
+    let selectors: Vec<_> = a.index.keys().collect();
+    assert_eq!(selectors.len(), 2);
+    assert!(
+        selectors
+            .iter()
+            .all(|s| matches!(s, Selector::HeaderValue(..)))
+    );
+}
+
+#[test]
+fn failure_reasons_are_stable_labels() {
+    let all = [
+        Failure::MissingCredentials,
+        Failure::UnknownCredential,
+        Failure::BadSecret,
+        Failure::EventNotAllowed,
+        Failure::MalformedHeader(AUTHORIZATION),
+    ];
+    let labels: Vec<_> = all.iter().map(Failure::reason).collect();
+    assert_eq!(
+        labels,
+        [
+            "missing-credentials",
+            "unknown-credential",
+            "bad-secret",
+            "event-not-allowed",
+            "malformed-header"
+        ]
+    );
+}

@@ -1,0 +1,237 @@
+//! The config file: TOML in, a validated [`Config`] of domain types out.
+//!
+//! Reading happens in two steps. [`read`] walks the TOML table key by key, so that
+//! *every* problem is reported with its key path (`credentials[1].scheme: …`), not just
+//! the first, and unknown keys are errors. Then cross-field rules (timeouts that must
+//! nest, credentials that would be ambiguous, topic names Kafka would refuse) are
+//! checked on the result. Nothing here touches the process environment: lookups of
+//! `{ env = "VAR" }` go through the function the caller passes in.
+//!
+//! This module does not decide how the values are used; the domain types it fills in
+//! belong to the modules that use them (`auth`, `envelope`, `publish`).
+
+mod credentials;
+mod read;
+mod sections;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::HeaderName;
+
+use crate::auth::{Credential, Secret};
+use crate::envelope::{self, SitePointers};
+use crate::everbright::{Environment, Event};
+use read::{Ctx, Section};
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[server]`: listeners, limits and timeouts.
+    pub server: Server,
+    /// `[kafka]`: where and how records are published.
+    pub kafka: Kafka,
+    /// `[routes]`: exact URL paths mapped to events, besides `{path_prefix}/{event}`.
+    pub routes: Vec<(String, Event)>,
+    /// `[payload]`: how bodies are read.
+    pub payload: Payload,
+    /// `[[credentials]]`: who may send webhooks; at least one.
+    pub credentials: Vec<Credential>,
+    /// The secret files the config read (`{ file = … }`), watched for live reload.
+    pub secret_files: Vec<PathBuf>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The webhook listener.
+    pub listen: SocketAddr,
+    /// The admin listener: `/metrics`, `/livez`, `/readyz`.
+    pub admin_listen: SocketAddr,
+    /// Webhooks arrive at `{path_prefix}/{event slug}`; `""` when configured as `/`.
+    pub path_prefix: String,
+    /// Larger bodies get 413 before any authentication work.
+    pub max_body_bytes: usize,
+    /// The budget of a whole request, including the Kafka ack.
+    pub request_timeout: Duration,
+    /// Time to receive the request headers, and again the body (408 when exceeded).
+    pub read_timeout: Duration,
+    /// Drain time after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Concurrent requests; beyond it, 503 at once.
+    pub max_inflight: usize,
+    /// Open connections; further connections wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+/// `[kafka]`.
+#[derive(Debug, Clone)]
+pub struct Kafka {
+    /// The bootstrap broker list.
+    pub brokers: String,
+    /// Topic of accepted events, with `{environment}` and `{event}`.
+    pub topic_template: String,
+    /// Topic of dead letters, with `{environment}` and optionally `{event}`.
+    pub deadletter_topic_template: String,
+    /// No broker ack by then: 503.
+    pub ack_timeout: Duration,
+    /// CloudEvents Kafka binding mode.
+    pub envelope: envelope::Mode,
+    /// Passed to librdkafka as-is (values may be secrets).
+    pub properties: Vec<(String, PropertyValue)>,
+}
+
+/// A `[kafka.properties]` value: plain, or a secret resolved from env or file.
+#[derive(Debug, Clone)]
+pub enum PropertyValue {
+    /// A value that may be logged.
+    Plain(String),
+    /// `{ env = … }` or `{ file = … }`: never logged.
+    Secret(Secret),
+}
+
+/// `[payload]`.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    /// Accept Python-style `True`/`False`/`None` outside strings.
+    pub lenient_literals: bool,
+    /// Request headers copied onto the Kafka record (lowercase names).
+    pub capture_headers: Vec<HeaderName>,
+    /// XML text such as `true` or `12` becomes a JSON scalar.
+    pub xml_infer_types: bool,
+    /// A form field holding a JSON object or array is parsed.
+    pub form_json_fields: bool,
+    /// JSON pointers tried in order to find the site UUID, per event.
+    pub site_pointers: SitePointers,
+}
+
+/// Keys hookbridge sets itself; `kafka.properties` may not override them.
+pub const OWNED_KAFKA_PROPERTIES: [&str; 6] = [
+    "acks",
+    "enable.idempotence",
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+];
+
+/// One problem in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key path, e.g. `credentials[0].password`.
+    pub path: String,
+    /// What is wrong, never including a secret value.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a config file.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "{n} error{} in config", if n == 1 { "" } else { "s" })?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Reads and validates the file at `path`. Relative `{ file = … }` paths are
+    /// resolved against the file's directory; `env` looks up `{ env = … }` variables.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message: format!("cannot read {}: {e}", path.display()),
+            }])
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, dir, env)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(
+        text: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigErrors(vec![ConfigError {
+                path: String::new(),
+                message: format!("invalid TOML: {}", e.to_string().trim_end()),
+            }])
+        })?;
+        let ctx = Ctx::new(env, base_dir);
+        let mut root = Section::new(&ctx, "", Some(&table));
+        let server = sections::server(root.table("server"));
+        let kafka = sections::kafka(root.table("kafka"));
+        let routes = sections::routes(root.table("routes"));
+        let payload = sections::payload(root.table("payload"));
+        let credentials = credentials::read(&mut root);
+        root.finish();
+
+        // Cross-field rules run even when some keys had errors, so that one run reports
+        // as much as possible; values that failed to parse fall back to their defaults.
+        let config = match (server, kafka, payload) {
+            (Some(server), Some(kafka), Some(payload)) => {
+                let config = Config {
+                    server,
+                    kafka,
+                    routes,
+                    payload,
+                    credentials,
+                    secret_files: Vec::new(),
+                };
+                sections::cross_check(&ctx, &config);
+                credentials::cross_check(&ctx, &config);
+                Some(config)
+            }
+            _ => None,
+        };
+        let (errors, secret_files) = ctx.into_parts();
+        match config {
+            Some(config) if errors.is_empty() => Ok(Config {
+                secret_files,
+                ..config
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// The topic of accepted events for `environment` and `event`.
+    pub fn topic(&self, environment: Environment, event: Event) -> String {
+        render_topic(&self.kafka.topic_template, environment, event)
+    }
+
+    /// The dead-letter topic for `environment` (and `event`, when the template uses it).
+    pub fn deadletter_topic(&self, environment: Environment, event: Event) -> String {
+        render_topic(&self.kafka.deadletter_topic_template, environment, event)
+    }
+}
+
+fn render_topic(template: &str, environment: Environment, event: Event) -> String {
+    template
+        .replace("{environment}", environment.as_str())
+        .replace("{event}", event.slug())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::auth::Scheme;
+use crate::everbright::EventSet;
+
+const MINIMAL: &str = r#"
+[kafka]
+brokers = "localhost:9092"
+
+[[credentials]]
+name = "engine"
+scheme = "token"
+value = "s3cret"
+"#;
+
+fn env() -> impl Fn(&str) -> Option<String> {
+    let vars: HashMap<&str, &str> = [("HB_TOKEN", "from-env"), ("HB_SASL", "sasl-pw")].into();
+    move |k| vars.get(k).map(|v| v.to_string())
+}
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, Path::new("/nonexistent"), &env())
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text) {
+        Ok(_) => panic!("config unexpectedly valid:\n{text}"),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn assert_has(errors: &[String], needle: &str) {
+    assert!(
+        errors.iter().any(|e| e.contains(needle)),
+        "no error contains {needle:?}; errors: {errors:#?}"
+    );
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(c.server.admin_listen.to_string(), "0.0.0.0:9090");
+    assert_eq!(c.server.path_prefix, "/everbright");
+    assert_eq!(c.server.max_body_bytes, 1_048_576);
+    assert_eq!(c.server.request_timeout, Duration::from_secs(15));
+    assert_eq!(c.server.read_timeout, Duration::from_secs(4));
+    assert_eq!(c.server.shutdown_grace, Duration::from_secs(20));
+    assert_eq!(c.server.max_inflight, 4096);
+    assert_eq!(c.server.max_connections, 8192);
+    assert_eq!(c.kafka.ack_timeout, Duration::from_secs(5));
+    assert_eq!(c.kafka.envelope, envelope::Mode::Structured);
+    assert!(c.payload.lenient_literals);
+    assert!(c.payload.form_json_fields);
+    assert!(!c.payload.xml_infer_types);
+    assert_eq!(
+        c.topic(Environment::Production, Event::MilestoneStatusChange),
+        "everbright.production.milestone-status-change"
+    );
+    assert_eq!(
+        c.deadletter_topic(Environment::Test, Event::SiteArchived),
+        "everbright.test.deadletter"
+    );
+    let cred = &c.credentials[0];
+    assert_eq!(cred.environment, Environment::Production);
+    assert_eq!(cred.events, EventSet::ALL);
+    let Scheme::Token(t) = &cred.scheme else {
+        panic!("token expected")
+    };
+    assert_eq!(t.header, http::header::AUTHORIZATION);
+    assert_eq!(t.prefix, "Bearer ");
+    assert!(t.verify(b"Bearer s3cret"));
+}
+
+#[test]
+fn every_error_is_reported_with_its_key_path() {
+    let errs = errors(
+        r#"
+[server]
+listen = "nowhere"
+max_body_bytes = 0
+request_timeout = "soon"
+bogus = 1
+
+[kafka]
+topic_template = "events.{environment}.{evnt}"
+envelope = "fancy"
+[kafka.properties]
+acks = "1"
+"compression.type" = "lz4"
+
+[payload]
+capture_headers = ["Authorization", "bad header"]
+
+[[credentials]]
+name = "Bad Name"
+scheme = "header"
+environment = "staging"
+events = ["milestone-status-change", "no-such-event"]
+
+[[credentials]]
+name = "b"
+scheme = "magic"
+"#,
+    );
+    for needle in [
+        "server.listen: invalid socket address \"nowhere\"",
+        "server.max_body_bytes: must be between 1 and",
+        "server.request_timeout: invalid duration \"soon\"",
+        "server.bogus: unknown key",
+        "kafka.brokers: is required",
+        "kafka.topic_template: only the placeholders",
+        "kafka.envelope: expected \"structured\" or \"binary\"",
+        "kafka.properties.acks: is set by hookbridge",
+        "payload.capture_headers[1]: invalid header name",
+        "credentials[0].name: \"Bad Name\" must be",
+        "credentials[0].environment: expected \"production\" or \"test\"",
+        "credentials[0].events[1]: unknown event \"no-such-event\"",
+        "credentials[0].header: is required",
+        "credentials[0].value: is required",
+        "credentials[1].scheme: unknown scheme \"magic\"",
+    ] {
+        assert_has(&errs, needle);
+    }
+}
+
+#[test]
+fn syntax_errors_and_missing_credentials() {
+    assert_has(&errors("[server"), "invalid TOML");
+    assert_has(
+        &errors("[kafka]\nbrokers = \"b:9092\"\n"),
+        "credentials: at least one [[credentials]] table is required",
+    );
+}
+
+#[test]
+fn timeouts_must_nest() {
+    let text = MINIMAL.replace(
+        "[kafka]",
+        "[server]\nrequest_timeout = \"5s\"\nread_timeout = \"6s\"\n[kafka]\nack_timeout = \"5s\"",
+    );
+    let errs = errors(&text);
+    assert_has(
+        &errs,
+        "server.read_timeout: must be shorter than kafka.ack_timeout (5s)",
+    );
+    assert_has(
+        &errs,
+        "kafka.ack_timeout: must be shorter than server.request_timeout (5s)",
+    );
+}
+
+#[test]
+fn secrets_come_from_literals_env_files_and_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "from-file\n").unwrap();
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[kafka.properties]
+"sasl.password" = { env = "HB_SASL" }
+"linger.ms" = 10
+
+[[credentials]]
+name = "rotating"
+scheme = "header"
+header = "X-Api-Key"
+value = ["lit-secret-1", { env = "HB_TOKEN" }, { file = "pw" }]
+"#;
+    let c = Config::parse(text, dir.path(), &env()).unwrap();
+    let Scheme::Header(h) = &c.credentials[0].scheme else {
+        panic!()
+    };
+    for accepted in ["lit-secret-1", "from-env", "from-file"] {
+        assert!(h.verify(accepted.as_bytes()), "{accepted}");
+    }
+    assert!(!h.verify(b"from-file\n"));
+    assert_eq!(c.secret_files, vec![dir.path().join("pw")]);
+    let printed = format!("{c:?}");
+    for secret in ["lit-secret-1", "from-env", "from-file", "sasl-pw"] {
+        assert!(!printed.contains(secret), "Debug output leaks {secret}");
+    }
+    let prop = |key: &str| {
+        c.kafka
+            .properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    };
+    assert!(
+        matches!(prop("sasl.password"), Some(PropertyValue::Secret(s)) if s.expose() == b"sasl-pw")
+    );
+    assert!(matches!(prop("linger.ms"), Some(PropertyValue::Plain(v)) if v == "10"));
+}
+
+#[test]
+fn unresolvable_secrets_are_errors() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "a"
+scheme = "basic"
+username = "u"
+password = [{ env = "NOPE" }, { file = "missing" }, { vault = "x" }, ""]
+"#;
+    let errs = errors(text);
+    assert_has(
+        &errs,
+        "credentials[0].password[0]: environment variable NOPE is not set",
+    );
+    assert_has(
+        &errs,
+        "credentials[0].password[1]: cannot read /nonexistent/missing",
+    );
+    assert_has(&errs, "credentials[0].password[2].vault: unknown key");
+    assert_has(&errs, "credentials[0].password[3]: is empty");
+    assert!(!errs.iter().any(|e| e.contains("basic") && e.contains("u:")));
+}
+
+#[test]
+fn credentials_a_request_could_not_tell_apart_are_refused() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "a"
+scheme = "none"
+events = ["site-archived", "stage-transition"]
+[[credentials]]
+name = "b"
+scheme = "none"
+events = ["stage-transition"]
+[[credentials]]
+name = "c"
+scheme = "none"
+events = ["proposal-action"]
+[[credentials]]
+name = "d"
+scheme = "basic"
+username = "everbright"
+password = "x"
+[[credentials]]
+name = "a"
+scheme = "basic"
+username = "everbright"
+password = "y"
+environment = "test"
+"#;
+    let errs = errors(text);
+    assert_has(
+        &errs,
+        "credentials[1]: cannot be told apart from credentials[0] (\"a\")",
+    );
+    assert_has(
+        &errs,
+        "credentials[4]: cannot be told apart from credentials[3] (\"d\")",
+    );
+    assert_has(
+        &errs,
+        "credentials[4].name: \"a\" is already used by credentials[0]",
+    );
+    assert!(
+        !errs.iter().any(|e| e.starts_with("credentials[2]")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn same_header_different_values_is_fine_and_same_value_is_not() {
+    let text = |second: &str| {
+        format!(
+            r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "prod"
+scheme = "header"
+header = "X-Api-Key"
+value = "one"
+[[credentials]]
+name = "test"
+environment = "test"
+scheme = "header"
+header = "X-Api-Key"
+value = "{second}"
+"#
+        )
+    };
+    assert!(parse(&text("two")).is_ok());
+    assert_has(
+        &errors(&text("one")),
+        "credentials[1]: cannot be told apart",
+    );
+}
+
+#[test]
+fn credential_headers_cannot_be_captured() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[payload]
+capture_headers = ["X-Tenant", "X-Api-Key", "cookie"]
+[[credentials]]
+name = "a"
+scheme = "header"
+header = "x-api-key"
+value = "v"
+"#;
+    let errs = errors(text);
+    assert_has(
+        &errs,
+        "payload.capture_headers[1]: x-api-key carries credentials",
+    );
+    assert_has(
+        &errs,
+        "payload.capture_headers[2]: cookie carries credentials",
+    );
+    assert!(!errs.iter().any(|e| e.contains("[0]")));
+}
+
+#[test]
+fn routes_and_site_pointers() {
+    let text = MINIMAL.replace(
+        "[kafka]",
+        r#"[routes]
+"/hooks/sighten/milestones" = "milestone-status-change"
+"/everbright/site-archived" = "site-archived"
+"/x" = "nope"
+"relative" = "stage-transition"
+[payload.site_pointers]
+milestone-status-change = ["/job/site"]
+site-archived = ["site"]
+bogus = ["/a"]
+[kafka]"#,
+    );
+    let errs = errors(&text);
+    assert_has(
+        &errs,
+        "routes.\"/everbright/site-archived\": collides with the built-in route",
+    );
+    assert_has(&errs, "routes.\"/x\": unknown event \"nope\"");
+    assert_has(&errs, "routes.relative: a route is an exact URL path");
+    assert_has(
+        &errs,
+        "payload.site_pointers.site-archived[0]: invalid JSON pointer \"site\"",
+    );
+    assert_has(&errs, "payload.site_pointers.bogus: unknown event");
+
+    let ok = MINIMAL.replace(
+        "[kafka]",
+        "[routes]\n\"/hooks/m\" = \"milestone-status-change\"\n[payload.site_pointers]\nmilestone-status-change = [\"/job/site\"]\n[kafka]",
+    );
+    let c = parse(&ok).unwrap();
+    assert_eq!(
+        c.routes,
+        vec![("/hooks/m".to_string(), Event::MilestoneStatusChange)]
+    );
+    let pointers = c.payload.site_pointers.get(Event::MilestoneStatusChange);
+    assert_eq!(
+        pointers.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        ["/job/site"]
+    );
+    assert_eq!(
+        c.payload
+            .site_pointers
+            .get(Event::SiteArchived)
+            .last()
+            .unwrap()
+            .as_str(),
+        "/uuid"
+    );
+}
+
+#[test]
+fn topic_templates_must_render_valid_names() {
+    let errs = errors(&MINIMAL.replace(
+        "brokers = \"localhost:9092\"",
+        "brokers = \"b:9092\"\ntopic_template = \"everbright/{environment}\"\ndeadletter_topic_template = \"dl {event}\"",
+    ));
+    assert_has(&errs, "kafka.topic_template: must contain {event}");
+    assert_has(
+        &errs,
+        "kafka.deadletter_topic_template: renders the invalid topic name \"dl contract-recipient-status-change\"",
+    );
+}
+
+#[test]
+fn every_scheme_field_is_checked() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "n"
+scheme = "none"
+value = "stray"
+[[credentials]]
+name = "b"
+scheme = "basic"
+username = "a:b"
+"#;
+    let errs = errors(text);
+    assert_has(&errs, "credentials[0].value: unknown key");
+    assert_has(
+        &errs,
+        "credentials[1].username: must be non-empty and must not contain ':'",
+    );
+    assert_has(&errs, "credentials[1].password: is required");
+}

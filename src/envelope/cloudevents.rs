@@ -1,0 +1,196 @@
+//! CloudEvents 1.0 encoding for Kafka: structured (one JSON document) and binary
+//! (attributes as `ce_` headers), per the CloudEvents Kafka protocol binding.
+//!
+//! Both modes walk the same attribute list ([`Attributes::each`]), so they cannot drift
+//! apart. The payload is embedded as the bytes received (after literal normalisation),
+//! never re-serialised.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use uuid::Uuid;
+
+use super::Reason;
+use crate::everbright::{Environment, Event};
+
+/// `content-type` of a structured record.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
+
+/// The attributes of one event.
+#[derive(Debug, Clone)]
+pub struct Attributes<'a> {
+    /// `id`: a UUIDv7, also returned to the sender.
+    pub id: Uuid,
+    /// Gives `type`.
+    pub event: Event,
+    /// Gives `source` and `environment`.
+    pub environment: Environment,
+    /// The matched credential's name: `source` and `credential`.
+    pub credential: &'a str,
+    /// `organization`, when configured.
+    pub organization: Option<&'a str>,
+    /// `time`: when the request was received.
+    pub time: SystemTime,
+    /// `bodysha256`: of the raw body as received.
+    pub body_sha256: [u8; 32],
+    /// `subject` and `siteid` (absent on dead letters).
+    pub site: Option<&'a str>,
+    /// `quoteid`, when found.
+    pub quote: Option<&'a str>,
+    /// `status`: the payload's top-level status string.
+    pub status: Option<&'a str>,
+    /// `normalized`: present (true) only when Python literals were rewritten.
+    pub normalized: bool,
+    /// `originalcontenttype`: only when an XML or form body was converted.
+    pub original_content_type: Option<&'a str>,
+    /// `deadletterreason`, on dead letters.
+    pub dead_letter: Option<Reason>,
+    /// `datacontenttype`: `application/json`, or as sent on dead letters.
+    pub data_content_type: Option<&'a str>,
+}
+
+/// An attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// A string attribute.
+    Str(Cow<'a, str>),
+    /// A boolean attribute.
+    Bool(bool),
+}
+
+/// The payload of a record.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// JSON text, embedded as-is under `data`.
+    Json(&'a str),
+    /// Raw bytes (dead letters), base64 under `data_base64`.
+    Bytes(&'a [u8]),
+}
+
+impl Attributes<'_> {
+    /// Every attribute present, in a fixed order, `datacontenttype` included.
+    pub fn each(&self, mut f: impl FnMut(&'static str, Value<'_>)) {
+        let owned = |v: String| Value::Str(Cow::Owned(v));
+        f("specversion", text("1.0"));
+        f("id", owned(self.id.hyphenated().to_string()));
+        f(
+            "source",
+            owned(format!(
+                "/everbright/{}/{}",
+                self.environment, self.credential
+            )),
+        );
+        f("type", owned(self.event.cloudevents_type()));
+        if let Some(site) = self.site {
+            f("subject", text(site));
+        }
+        f(
+            "time",
+            owned(humantime::format_rfc3339_micros(self.time).to_string()),
+        );
+        if let Some(ct) = self.data_content_type {
+            f("datacontenttype", text(ct));
+        }
+        if let Some(site) = self.site {
+            f("siteid", text(site));
+        }
+        if let Some(quote) = self.quote {
+            f("quoteid", text(quote));
+        }
+        if let Some(status) = self.status {
+            f("status", text(status));
+        }
+        f("environment", text(self.environment.as_str()));
+        f("credential", text(self.credential));
+        if let Some(org) = self.organization {
+            f("organization", text(org));
+        }
+        f("bodysha256", owned(hex(&self.body_sha256)));
+        if self.normalized {
+            f("normalized", Value::Bool(true));
+        }
+        if let Some(ct) = self.original_content_type {
+            f("originalcontenttype", text(ct));
+        }
+        if let Some(reason) = self.dead_letter {
+            f("deadletterreason", text(reason.as_str()));
+        }
+    }
+
+    /// A structured-mode record value: one CloudEvents JSON document.
+    pub fn structured(&self, data: Data<'_>) -> Vec<u8> {
+        let size = match data {
+            Data::Json(j) => j.len(),
+            Data::Bytes(b) => b.len() * 4 / 3 + 4,
+        };
+        let mut out = Vec::with_capacity(size + 640);
+        out.push(b'{');
+        self.each(|name, value| {
+            push_json_str(&mut out, name);
+            out.push(b':');
+            match value {
+                Value::Str(v) => push_json_str(&mut out, &v),
+                Value::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+            }
+            out.push(b',');
+        });
+        match data {
+            Data::Json(json) => {
+                out.extend_from_slice(b"\"data\":");
+                out.extend_from_slice(json.as_bytes());
+            }
+            Data::Bytes(bytes) => {
+                out.extend_from_slice(b"\"data_base64\":\"");
+                let start = out.len();
+                out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+                // The slice was sized for padded base64 of `bytes`, so this cannot fail.
+                let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+                out.truncate(start + written);
+                out.push(b'"');
+            }
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// Binary-mode record headers: `ce_` attributes, and `content-type` for
+    /// `datacontenttype`.
+    pub fn binary_headers(&self) -> Vec<(Cow<'static, str>, Vec<u8>)> {
+        let mut headers = Vec::with_capacity(16);
+        self.each(|name, value| {
+            let bytes = match value {
+                Value::Str(v) => v.into_owned().into_bytes(),
+                Value::Bool(v) => v.to_string().into_bytes(),
+            };
+            let name = if name == "datacontenttype" {
+                Cow::Borrowed("content-type")
+            } else {
+                Cow::Owned(format!("ce_{name}"))
+            };
+            headers.push((name, bytes));
+        });
+        headers
+    }
+}
+
+fn text(v: &str) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}

@@ -1,0 +1,298 @@
+//! Finding the site UUID (and the quote UUID) in a JSON payload.
+//!
+//! The payload is validated once while its top-level members are indexed as raw
+//! slices; a JSON pointer then only re-reads the (small) member it descends into, so
+//! no tree of the whole document is built. Where a key appears twice, the last one
+//! counts, as in most JSON parsers downstream.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::everbright::Event;
+
+/// A parsed JSON pointer (RFC 6901), e.g. `/site/uuid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    text: String,
+    segments: Vec<String>,
+}
+
+/// A JSON pointer that is not `""` and does not start with `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointerError(String);
+
+impl fmt::Display for PointerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid JSON pointer {:?}: it must start with '/' (e.g. \"/site/uuid\")",
+            self.0
+        )
+    }
+}
+
+impl Pointer {
+    /// Parses a pointer, unescaping `~1` to `/` and `~0` to `~`.
+    pub fn parse(text: &str) -> Result<Pointer, PointerError> {
+        let Some(rest) = text.strip_prefix('/') else {
+            return Err(PointerError(text.to_string()));
+        };
+        if rest.split('/').any(|s| {
+            s.match_indices('~')
+                .any(|(i, _)| !matches!(s.as_bytes().get(i + 1), Some(b'0' | b'1')))
+        }) {
+            return Err(PointerError(text.to_string()));
+        }
+        let segments = rest
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Ok(Pointer {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// The pointer as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn from_static(text: &str) -> Pointer {
+        // Invariant: only called with the literal defaults below, which all start with '/'.
+        Pointer::parse(text).unwrap_or_else(|_| unreachable!("default pointers are valid"))
+    }
+}
+
+/// The pointers tried, in order, to find the site UUID of each event (and the quote
+/// UUID, whose pointers are fixed since it is only informative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SitePointers {
+    site: Vec<Vec<Pointer>>,
+    quote: Vec<Pointer>,
+}
+
+impl Default for SitePointers {
+    /// `/site`, `/site/uuid`, `/site_id`, `/site_uuid` for every event; `site-archived`
+    /// (whose payload is the site itself) also tries `/uuid`, last.
+    fn default() -> Self {
+        let common = ["/site", "/site/uuid", "/site_id", "/site_uuid"];
+        let site = Event::ALL
+            .iter()
+            .map(|&event| {
+                let extra = (event == Event::SiteArchived).then_some("/uuid");
+                common
+                    .iter()
+                    .copied()
+                    .chain(extra)
+                    .map(Pointer::from_static)
+                    .collect()
+            })
+            .collect();
+        let quote = ["/quote", "/quote/uuid", "/quote_id", "/quote_uuid"]
+            .into_iter()
+            .map(Pointer::from_static)
+            .collect();
+        SitePointers { site, quote }
+    }
+}
+
+impl SitePointers {
+    /// Replaces the list for `event`.
+    pub fn set(&mut self, event: Event, pointers: Vec<Pointer>) {
+        self.site[event as usize] = pointers;
+    }
+
+    /// The list for `event`.
+    pub fn get(&self, event: Event) -> &[Pointer] {
+        &self.site[event as usize]
+    }
+
+    /// The quote pointers: `/quote`, `/quote/uuid`, `/quote_id`, `/quote_uuid`.
+    pub fn quote(&self) -> &[Pointer] {
+        &self.quote
+    }
+}
+
+/// A validated JSON document with its top-level members indexed.
+pub struct Document<'a> {
+    /// The top-level members when the document is an object.
+    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+/// The outcome of looking for a UUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A UUID, lowercase and hyphenated.
+    Uuid(String),
+    /// A string was there, but it is not a UUID (or is the nil UUID).
+    Invalid,
+    /// No pointer leads to a string.
+    Missing,
+}
+
+impl<'a> Document<'a> {
+    /// Validates `json` (the whole text must be one JSON value) and indexes it.
+    pub fn parse(json: &'a str) -> Result<Document<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let members = de.deserialize_any(TopLevel)?;
+        de.end()?;
+        Ok(Document { members })
+    }
+
+    /// Follows `pointer`; `None` when it leads nowhere.
+    pub fn get(&self, pointer: &Pointer) -> Option<&'a RawValue> {
+        let (first, rest) = pointer.segments.split_first()?;
+        let mut value = self
+            .members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == first)
+            .map(|(_, v)| *v)?;
+        for segment in rest {
+            value = child(value, segment)?;
+        }
+        Some(value)
+    }
+
+    /// The string at `pointer`, unescaped.
+    pub fn string(&self, pointer: &Pointer) -> Option<Cow<'a, str>> {
+        let raw = self.get(pointer)?;
+        serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+    }
+
+    /// The first string among `pointers`, judged as a UUID. A pointer leading to a
+    /// non-string (e.g. `/site` holding an object) is skipped; a string that is not a
+    /// UUID makes the result `Invalid` unless a later pointer finds a UUID.
+    pub fn uuid<'p>(&self, pointers: impl IntoIterator<Item = &'p Pointer>) -> Found {
+        let mut found = Found::Missing;
+        for p in pointers {
+            if let Some(text) = self.string(p) {
+                match Uuid::try_parse(&text) {
+                    Ok(u) if !u.is_nil() => return Found::Uuid(u.hyphenated().to_string()),
+                    _ => found = Found::Invalid,
+                }
+            }
+        }
+        found
+    }
+
+    /// The top-level `status`, when it is a string.
+    pub fn status(&self) -> Option<Cow<'a, str>> {
+        let raw = self.members.iter().rev().find(|(k, _)| k == "status")?.1;
+        serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+    }
+}
+
+/// The member `segment` of an object, or the element at index `segment` of an array.
+fn child<'a>(value: &'a RawValue, segment: &str) -> Option<&'a RawValue> {
+    let text = value.get();
+    match text.as_bytes().first()? {
+        b'{' => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let members = de.deserialize_map(Members).ok()?;
+            members
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k == segment)
+                .map(|(_, v)| v)
+        }
+        b'[' => {
+            let index: usize = segment
+                .parse()
+                .ok()
+                .filter(|_| segment == "0" || !segment.starts_with('0'))?;
+            let items: Vec<&'a RawValue> = serde_json::from_str(text).ok()?;
+            items.get(index).copied()
+        }
+        _ => None,
+    }
+}
+
+/// Visits a top-level value: an object's members are kept, anything else is only
+/// validated.
+struct TopLevel;
+
+impl<'de> Visitor<'de> for TopLevel {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Members.visit_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Vec::new())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+}
+
+/// Collects an object's members as raw slices, borrowing keys where unescaped.
+struct Members;
+
+impl<'de> Visitor<'de> for Members {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            members.push((key.0, map.next_value::<&'de RawValue>()?));
+        }
+        Ok(members)
+    }
+}
+
+/// An object key that borrows from the input unless it had escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const SITE: &str = "157802b4-99aa-4437-b250-934df337766a";
+const QUOTE: &str = "8ba871ae-3282-420c-af3f-ddc41ac50273";
+
+fn settings(mode: Mode) -> Settings {
+    Settings {
+        mode,
+        lenient_literals: true,
+        site_pointers: SitePointers::default(),
+    }
+}
+
+fn incoming(body: &[u8]) -> Incoming<'_> {
+    Incoming {
+        id: Uuid::parse_str("0193a4b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b").unwrap(),
+        event: Event::MilestoneStatusChange,
+        environment: Environment::Production,
+        credential: "engine-hmac",
+        organization: Some("acme-solar"),
+        content_type: Some("application/json"),
+        body,
+        received: UNIX_EPOCH + Duration::from_micros(1_764_069_000_123_456),
+    }
+}
+
+fn sha256_hex(body: &[u8]) -> String {
+    cloudevents::hex(&Sha256::digest(body))
+}
+
+#[test]
+fn structured_envelope_has_exactly_the_documented_attributes() {
+    let body =
+        format!(r#"  {{"site":"{SITE}","quote":"{QUOTE}","status":"APPROVED","n":[1.50,true]}}"#);
+    let e = settings(Mode::Structured).build(&incoming(body.as_bytes()));
+    assert_eq!(e.key.as_deref(), Some(SITE));
+    assert_eq!(e.dead_letter, None);
+    assert_eq!(
+        e.headers,
+        vec![(
+            Cow::Borrowed("content-type"),
+            b"application/cloudevents+json; charset=utf-8".to_vec()
+        )]
+    );
+    let v: Value = serde_json::from_slice(&e.value).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "specversion": "1.0",
+            "id": "0193a4b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b",
+            "source": "/everbright/production/engine-hmac",
+            "type": "everbright.milestone-status-change",
+            "subject": SITE,
+            "time": "2025-11-25T11:10:00.123456Z",
+            "datacontenttype": "application/json",
+            "siteid": SITE,
+            "quoteid": QUOTE,
+            "status": "APPROVED",
+            "environment": "production",
+            "credential": "engine-hmac",
+            "organization": "acme-solar",
+            "bodysha256": sha256_hex(body.as_bytes()),
+            "data": {"site": SITE, "quote": QUOTE, "status": "APPROVED", "n": [1.50, true]},
+        })
+    );
+    // `data` is the payload's bytes, not a re-serialisation (1.50 stays 1.50).
+    let text = String::from_utf8(e.value).unwrap();
+    assert!(
+        text.ends_with(&format!(r#""data":{}}}"#, body.trim())),
+        "{text}"
+    );
+}
+
+#[test]
+fn python_literals_are_normalised_and_flagged() {
+    let body = include_bytes!("../../tests/fixtures/json/milestone-status-change.json");
+    let e = settings(Mode::Structured).build(&incoming(body));
+    let v: Value = serde_json::from_slice(&e.value).unwrap();
+    assert_eq!(v["normalized"], json!(true));
+    assert_eq!(v["subject"], json!(SITE));
+    assert_eq!(v["quoteid"], json!(QUOTE));
+    assert_eq!(v["data"]["ready_to_submit"], json!(true));
+    assert_eq!(v["data"]["comments"][0]["thread"], json!("None"));
+    assert_eq!(v["bodysha256"], json!(sha256_hex(body)));
+
+    let strict = settings(Mode::Structured);
+    let strict = Settings {
+        lenient_literals: false,
+        ..strict
+    };
+    assert_eq!(
+        strict.build(&incoming(body)).dead_letter,
+        Some(Reason::InvalidJson)
+    );
+
+    let plain = format!(r#"{{"site":"{SITE}"}}"#);
+    let v: Value = serde_json::from_slice(
+        &settings(Mode::Structured)
+            .build(&incoming(plain.as_bytes()))
+            .value,
+    )
+    .unwrap();
+    assert!(v.get("normalized").is_none());
+    assert!(v.get("quoteid").is_none() && v.get("status").is_none());
+}
+
+#[test]
+fn binary_mode_puts_attributes_in_ce_headers() {
+    let body = format!(r#"{{"site":"{SITE}","status":"SIGN"}}"#);
+    let e = settings(Mode::Binary).build(&incoming(body.as_bytes()));
+    assert_eq!(e.value, body.as_bytes());
+    let headers: Vec<(String, String)> = e
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8(v.clone()).unwrap()))
+        .collect();
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("content-type"), Some("application/json"));
+    assert_eq!(get("ce_specversion"), Some("1.0"));
+    assert_eq!(get("ce_type"), Some("everbright.milestone-status-change"));
+    assert_eq!(get("ce_subject"), Some(SITE));
+    assert_eq!(get("ce_siteid"), Some(SITE));
+    assert_eq!(get("ce_status"), Some("SIGN"));
+    assert_eq!(get("ce_organization"), Some("acme-solar"));
+    assert_eq!(get("ce_datacontenttype"), None);
+    assert_eq!(get("ce_time"), Some("2025-11-25T11:10:00.123456Z"));
+    assert!(
+        headers
+            .iter()
+            .all(|(k, _)| k == "content-type" || k.starts_with("ce_"))
+    );
+}
+
+#[test]
+fn unusable_bodies_become_dead_letters_with_the_raw_bytes() {
+    let cases: [(&[u8], Reason); 5] = [
+        (b"<xml/>" as &[u8], Reason::InvalidJson),
+        (b"{\"site\": 'single quotes'}", Reason::InvalidJson),
+        (b"\xff\xfe{}", Reason::InvalidJson),
+        (b"{\"no_site\": 1}", Reason::MissingSite),
+        (b"{\"site\": \"12345\"}", Reason::InvalidSite),
+    ];
+    for (body, reason) in cases {
+        let e = settings(Mode::Structured).build(&incoming(body));
+        assert_eq!(e.dead_letter, Some(reason));
+        assert_eq!(e.key, None);
+        let v: Value = serde_json::from_slice(&e.value).unwrap();
+        assert_eq!(v["deadletterreason"], json!(reason.as_str()));
+        assert_eq!(v["datacontenttype"], json!("application/json"));
+        assert!(v.get("subject").is_none() && v.get("siteid").is_none() && v.get("data").is_none());
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(v["data_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(raw, body);
+        assert_eq!(v["bodysha256"], json!(sha256_hex(body)));
+
+        let b = settings(Mode::Binary).build(&incoming(body));
+        assert_eq!(b.value, body);
+        assert!(
+            b.headers
+                .iter()
+                .any(|(k, v)| k == "ce_deadletterreason" && v == reason.as_str().as_bytes())
+        );
+    }
+}
+
+#[test]
+fn a_bom_is_tolerated_and_empty_bodies_are_dead_letters() {
+    let body = format!("\u{feff}{{\"site\":\"{SITE}\"}}");
+    assert_eq!(
+        settings(Mode::Structured)
+            .build(&incoming(body.as_bytes()))
+            .key
+            .as_deref(),
+        Some(SITE)
+    );
+    assert_eq!(
+        settings(Mode::Structured).build(&incoming(b"")).dead_letter,
+        Some(Reason::InvalidJson)
+    );
+}
+
+use base64::Engine as _;

@@ -1,0 +1,343 @@
+//! The one place where failures become HTTP answers.
+//!
+//! Every way a webhook can fail is a [`Reject`]; [`Reject::status`] and
+//! [`Reject::response`] are the whole mapping, pinned by a table test. Bodies are
+//! fixed JSON strings: a sender learns the status class and nothing about why
+//! authentication failed or what the broker said. The detail goes to the log.
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+use crate::auth::Failure;
+use crate::publish::PublishError;
+
+/// Why a 503 was answered; every one is worth retrying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// More than `server.max_inflight` requests at once.
+    Overloaded,
+    /// Shutting down: the sender should go to another instance.
+    Draining,
+    /// No broker acknowledgement within `kafka.ack_timeout`.
+    AckTimeout,
+    /// The whole request exceeded `server.request_timeout`.
+    RequestTimeout,
+    /// The producer refused the record for now (queue full, timed out, closing).
+    Producer(PublishError),
+}
+
+/// A webhook that is not answered with 2xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// No route for the path.
+    NotFound,
+    /// A method other than POST, PUT or PATCH.
+    MethodNotAllowed,
+    /// The body exceeds `server.max_body_bytes` (or the record exceeds Kafka's limit).
+    PayloadTooLarge,
+    /// The body did not arrive within `server.read_timeout`.
+    BodyTimeout,
+    /// The body could not be read (broken chunked encoding, connection error).
+    BadBody(String),
+    /// No credential matched.
+    Unauthorized {
+        /// Why, for the log and the metric only.
+        failure: Failure,
+        /// Whether to answer `WWW-Authenticate: Basic`.
+        offer_basic: bool,
+    },
+    /// Try again later.
+    Unavailable(Unavailable),
+    /// Anything unexpected, such as a broker error that retrying will not fix.
+    Internal(String),
+}
+
+/// The methods a webhook may use.
+pub const ALLOWED_METHODS: &str = "POST, PUT, PATCH";
+
+impl Reject {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Reject::NotFound => StatusCode::NOT_FOUND,
+            Reject::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Reject::BadBody(_) => StatusCode::BAD_REQUEST,
+            Reject::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Reject::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The fixed response body.
+    fn body(&self) -> &'static str {
+        match self {
+            Reject::NotFound => r#"{"error":"not found"}"#,
+            Reject::MethodNotAllowed => r#"{"error":"method not allowed"}"#,
+            Reject::PayloadTooLarge => r#"{"error":"payload too large"}"#,
+            Reject::BodyTimeout => r#"{"error":"request timeout"}"#,
+            Reject::BadBody(_) => r#"{"error":"bad request"}"#,
+            Reject::Unauthorized { .. } => r#"{"error":"unauthorized"}"#,
+            Reject::Unavailable(_) => r#"{"error":"unavailable"}"#,
+            Reject::Internal(_) => r#"{"error":"internal error"}"#,
+        }
+    }
+
+    /// Seconds to put in `Retry-After`: short when capacity frees up quickly, longer
+    /// when the broker or this instance is the problem.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            Reject::Unavailable(
+                Unavailable::Overloaded | Unavailable::Producer(PublishError::QueueFull),
+            ) => Some("1"),
+            Reject::Unavailable(_) => Some("5"),
+            _ => None,
+        }
+    }
+
+    /// A short, stable label for the log line (never secret).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Reject::NotFound => "not-found",
+            Reject::MethodNotAllowed => "method-not-allowed",
+            Reject::PayloadTooLarge => "payload-too-large",
+            Reject::BodyTimeout => "body-timeout",
+            Reject::BadBody(_) => "bad-body",
+            Reject::Unauthorized { failure, .. } => failure.reason(),
+            Reject::Unavailable(Unavailable::Overloaded) => "overloaded",
+            Reject::Unavailable(Unavailable::Draining) => "draining",
+            Reject::Unavailable(Unavailable::AckTimeout) => "ack-timeout",
+            Reject::Unavailable(Unavailable::RequestTimeout) => "request-timeout",
+            Reject::Unavailable(Unavailable::Producer(e)) => e.kind(),
+            Reject::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether this is a fault on our side (logged as an error) rather than the
+    /// sender's or a transient condition (logged as a warning or less).
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, Reject::Internal(_))
+    }
+
+    /// The HTTP response.
+    pub fn response(&self) -> Response<Full<Bytes>> {
+        let mut response = json_response(self.status(), Bytes::from_static(self.body().as_bytes()));
+        let headers = response.headers_mut();
+        match self {
+            Reject::MethodNotAllowed => {
+                headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            }
+            Reject::Unauthorized {
+                offer_basic: true, ..
+            } => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="hookbridge", charset="UTF-8""#),
+                );
+            }
+            _ => {}
+        }
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
+        response
+    }
+}
+
+impl From<PublishError> for Reject {
+    fn from(e: PublishError) -> Reject {
+        match e {
+            PublishError::MessageTooLarge => Reject::PayloadTooLarge,
+            PublishError::QueueFull | PublishError::TimedOut | PublishError::Closed => {
+                Reject::Unavailable(Unavailable::Producer(e))
+            }
+            PublishError::Failed { .. } => Reject::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reject_maps_to_its_status_body_and_headers() {
+        let unauthorized = |offer_basic| Reject::Unauthorized {
+            failure: Failure::BadSecret,
+            offer_basic,
+        };
+        // (reject, status, body, Allow, WWW-Authenticate, Retry-After)
+        type Row = (
+            Reject,
+            u16,
+            &'static str,
+            Option<&'static str>,
+            bool,
+            Option<&'static str>,
+        );
+        let table: Vec<Row> = vec![
+            (
+                Reject::NotFound,
+                404,
+                r#"{"error":"not found"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                Reject::MethodNotAllowed,
+                405,
+                r#"{"error":"method not allowed"}"#,
+                Some("POST, PUT, PATCH"),
+                false,
+                None,
+            ),
+            (
+                Reject::PayloadTooLarge,
+                413,
+                r#"{"error":"payload too large"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                Reject::BodyTimeout,
+                408,
+                r#"{"error":"request timeout"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                Reject::BadBody("x".into()),
+                400,
+                r#"{"error":"bad request"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                unauthorized(false),
+                401,
+                r#"{"error":"unauthorized"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                unauthorized(true),
+                401,
+                r#"{"error":"unauthorized"}"#,
+                None,
+                true,
+                None,
+            ),
+            (
+                Reject::Unavailable(Unavailable::Overloaded),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("1"),
+            ),
+            (
+                Reject::Unavailable(Unavailable::Draining),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("5"),
+            ),
+            (
+                Reject::Unavailable(Unavailable::AckTimeout),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("5"),
+            ),
+            (
+                PublishError::QueueFull.into(),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("1"),
+            ),
+            (
+                PublishError::TimedOut.into(),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("5"),
+            ),
+            (
+                PublishError::MessageTooLarge.into(),
+                413,
+                r#"{"error":"payload too large"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                PublishError::Failed {
+                    kind: "unknown-topic",
+                    detail: "Broker: Unknown topic".into(),
+                }
+                .into(),
+                500,
+                r#"{"error":"internal error"}"#,
+                None,
+                false,
+                None,
+            ),
+        ];
+        for (reject, status, body, allow, basic, retry) in table {
+            let response = reject.response();
+            assert_eq!(response.status().as_u16(), status, "{reject:?}");
+            let h = response.headers();
+            assert_eq!(h[CONTENT_TYPE], "application/json");
+            assert_eq!(
+                h.get(ALLOW).map(|v| v.to_str().unwrap()),
+                allow,
+                "{reject:?}"
+            );
+            assert_eq!(h.contains_key(WWW_AUTHENTICATE), basic, "{reject:?}");
+            assert_eq!(
+                h.get(RETRY_AFTER).map(|v| v.to_str().unwrap()),
+                retry,
+                "{reject:?}"
+            );
+            assert_eq!(reject.body(), body);
+        }
+    }
+
+    #[test]
+    fn unauthorized_body_never_says_why() {
+        for failure in [
+            Failure::BadSecret,
+            Failure::UnknownCredential,
+            Failure::MissingCredentials,
+        ] {
+            let r = Reject::Unauthorized {
+                failure,
+                offer_basic: false,
+            };
+            assert_eq!(r.body(), r#"{"error":"unauthorized"}"#);
+        }
+    }
+}

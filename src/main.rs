@@ -1,0 +1,121 @@
+//! The `hookbridge` command: parse the CLI, load the config, set up logging, bind the
+//! listeners, run, and map the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use hookbridge::config::Config;
+
+/// EverBright webhooks in, acknowledged CloudEvents on Kafka out.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Log format; `auto` is JSON unless stderr is a terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKBRIDGE_LOG_FORMAT",
+        default_value = "auto"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve webhooks until SIGTERM or SIGINT.
+    Serve(ConfigArg),
+    /// Validate the config file: exit 0, or 64 with every error listed.
+    CheckConfig(ConfigArg),
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The config file.
+    #[arg(long, env = "HOOKBRIDGE_CONFIG", default_value = "hookbridge.toml")]
+    config: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+const EX_CONFIG: u8 = 64;
+const EX_UNAVAILABLE: u8 = 69;
+const EX_SOFTWARE: u8 = 70;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let (Command::Serve(arg) | Command::CheckConfig(arg)) = &cli.command;
+    let config = match Config::load(&arg.config, &|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{}: {errors}", arg.config.display());
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig(_) => {
+            println!(
+                "{}: ok ({} credentials)",
+                arg.config.display(),
+                config.credentials.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve(_) => serve(config),
+    }
+}
+
+#[tokio::main]
+async fn serve(config: Config) -> ExitCode {
+    let bind = |addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .inspect_err(|e| tracing::error!(%addr, error = %e, "cannot bind"))
+    };
+    let (Ok(webhook), Ok(admin)) = (
+        bind(config.server.listen).await,
+        bind(config.server.admin_listen).await,
+    ) else {
+        return ExitCode::from(EX_UNAVAILABLE);
+    };
+    tracing::info!(listen = %config.server.listen, admin = %config.server.admin_listen, version = env!("CARGO_PKG_VERSION"), "hookbridge starting");
+    let listeners = hookbridge::Listeners { webhook, admin };
+    match hookbridge::run(listeners, config, hookbridge::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "hookbridge stopped");
+            ExitCode::from(EX_SOFTWARE)
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,234 @@
+//! The rdkafka producer behind [`Publish`].
+//!
+//! Settings hookbridge owns: `acks=all` and `enable.idempotence=true` (no acknowledged
+//! record is lost or duplicated by producer retries), and `message.timeout.ms` equal to
+//! `kafka.ack_timeout`, so librdkafka gives up on a record when the sender is told 503
+//! rather than delivering it long after. Enqueueing never waits: a full queue is an
+//! immediate 503. A background probe asks the broker for metadata every
+//! [`PROBE_INTERVAL`], which is what `/readyz` reports on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientContext, Statistics};
+use tokio::task::JoinHandle;
+
+use super::{Delivery, Publish, PublishError, Publishing, Record, stats};
+use crate::config::{Kafka, PropertyValue};
+use crate::metrics::Metrics;
+
+/// How often the broker is asked for metadata, for readiness.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long one metadata probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// librdkafka statistics interval, unless `kafka.properties` sets one.
+const DEFAULT_STATISTICS_INTERVAL_MS: &str = "15000";
+
+/// The librdkafka client callbacks: logs, errors and statistics go to tracing and
+/// metrics.
+pub struct Context {
+    metrics: Arc<Metrics>,
+    tx_errors: Mutex<HashMap<String, u64>>,
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        stats::export(&self.metrics, &statistics, &self.tx_errors);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let kind = error.rdkafka_error_code().map_or("client", kind_of);
+        self.metrics.kafka_errors.with_label_values(&[kind]).inc();
+        tracing::warn!(kind, error = %error, "kafka client error: {reason}");
+    }
+}
+
+/// Publishes to Kafka with rdkafka's `FutureProducer`.
+pub struct KafkaPublisher {
+    producer: FutureProducer<Context>,
+    contact: Arc<Mutex<Option<Instant>>>,
+    probe: JoinHandle<()>,
+}
+
+impl KafkaPublisher {
+    /// Creates the producer and starts the readiness probe, which asks for the
+    /// metadata of `probe_topic`. Must be called within a Tokio runtime.
+    pub fn new(
+        kafka: &Kafka,
+        metrics: Arc<Metrics>,
+        probe_topic: String,
+    ) -> Result<Self, KafkaError> {
+        let context = Context {
+            metrics,
+            tx_errors: Mutex::new(HashMap::new()),
+        };
+        let producer: FutureProducer<Context> =
+            client_config(kafka).create_with_context(context)?;
+        let contact = Arc::new(Mutex::new(None));
+        let probe = tokio::spawn(probe(producer.clone(), probe_topic, contact.clone()));
+        Ok(KafkaPublisher {
+            producer,
+            contact,
+            probe,
+        })
+    }
+}
+
+/// The librdkafka configuration for `kafka`: the user's properties, then the keys
+/// hookbridge owns (which the config refuses as properties).
+pub fn client_config(kafka: &Kafka) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("client.id", "hookbridge")
+        .set("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS);
+    for (key, value) in &kafka.properties {
+        match value {
+            PropertyValue::Plain(v) => config.set(key, v),
+            PropertyValue::Secret(s) => config.set(key, String::from_utf8_lossy(s.expose())),
+        };
+    }
+    let ack_ms = kafka.ack_timeout.as_millis().max(1).to_string();
+    config
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", &ack_ms);
+    config
+}
+
+async fn probe(
+    producer: FutureProducer<Context>,
+    topic: String,
+    contact: Arc<Mutex<Option<Instant>>>,
+) {
+    loop {
+        let p = producer.clone();
+        let t = topic.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            p.client().fetch_metadata(Some(&t), PROBE_TIMEOUT).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if answered {
+            *contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
+
+impl Drop for KafkaPublisher {
+    fn drop(&mut self) {
+        self.probe.abort();
+    }
+}
+
+impl Publish for KafkaPublisher {
+    fn publish(&self, record: Record) -> Publishing<'_> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_slice()),
+            });
+        }
+        let mut future_record = FutureRecord::to(&record.topic)
+            .payload(&record.value)
+            .headers(headers)
+            .timestamp(epoch_millis(record.timestamp));
+        if let Some(key) = &record.key {
+            future_record = future_record.key(key);
+        }
+        let sent = self
+            .producer
+            .send_result(future_record)
+            .map_err(|(e, _)| classify(&e));
+        Box::pin(async move {
+            let delivery = sent?;
+            match delivery.await {
+                Ok(Ok(d)) => Ok(Delivery {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                Ok(Err((e, _))) => Err(classify(&e)),
+                Err(_canceled) => Err(PublishError::Closed),
+            }
+        })
+    }
+
+    fn last_contact(&self) -> Option<Instant> {
+        *self.contact.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!(error = %e, "kafka flush did not complete");
+        }
+    }
+}
+
+fn classify(error: &KafkaError) -> PublishError {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::QueueFull) => PublishError::QueueFull,
+        Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::RequestTimedOut) => {
+            PublishError::TimedOut
+        }
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
+            PublishError::MessageTooLarge
+        }
+        Some(code) => PublishError::Failed {
+            kind: kind_of(code),
+            detail: error.to_string(),
+        },
+        None => PublishError::Failed {
+            kind: "client",
+            detail: error.to_string(),
+        },
+    }
+}
+
+/// A small, fixed set of labels for librdkafka error codes.
+fn kind_of(code: RDKafkaErrorCode) -> &'static str {
+    use RDKafkaErrorCode as C;
+    match code {
+        C::QueueFull => "queue-full",
+        C::MessageTimedOut | C::RequestTimedOut => "timed-out",
+        C::MessageSizeTooLarge | C::InvalidMessageSize => "message-too-large",
+        C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException => {
+            "transport"
+        }
+        C::Authentication | C::SaslAuthenticationFailed | C::SSL => "authentication",
+        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => "authorization",
+        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => "unknown-topic",
+        C::Fatal => "fatal",
+        _ => "other",
+    }
+}
+
+/// Milliseconds since the Unix epoch of `time` (0 before it).
+fn epoch_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
