@@ -54,6 +54,7 @@ impl App {
         let topics = grid(&|env, event| config.topic(env, event));
         let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event));
         for c in &config.credentials {
+            metrics.replays.with_label_values(&[&c.name]);
             for event in c.events.iter() {
                 metrics.events_published.with_label_values(&[
                     event.slug(),
@@ -61,6 +62,12 @@ impl App {
                     &c.name,
                 ]);
             }
+        }
+        for reason in crate::auth::Failure::REASONS {
+            metrics.auth_failures.with_label_values(&[reason]);
+        }
+        for kind in crate::publish::ERROR_KINDS {
+            metrics.kafka_errors.with_label_values(&[kind]);
         }
         for event in Event::ALL {
             metrics

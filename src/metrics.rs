@@ -158,6 +158,9 @@ impl Metrics {
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        for result in ["success", "failure"] {
+            metrics.config_reloads.with_label_values(&[result]);
+        }
         metrics
     }
 

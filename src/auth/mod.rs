@@ -123,6 +123,15 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Every label [`Failure::reason`] can return, pre-registered as metric series.
+    pub const REASONS: &'static [&'static str] = &[
+        "missing-credentials",
+        "unknown-credential",
+        "bad-secret",
+        "event-not-allowed",
+        "malformed-header",
+    ];
+
     /// A stable label for logs and `hookbridge_auth_failures_total{reason}`.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -151,9 +151,10 @@ impl From<PublishError> for Reject {
     fn from(e: PublishError) -> Reject {
         match e {
             PublishError::MessageTooLarge => Reject::PayloadTooLarge,
-            PublishError::QueueFull | PublishError::TimedOut | PublishError::Closed => {
-                Reject::Unavailable(Unavailable::Producer(e))
-            }
+            PublishError::QueueFull
+            | PublishError::TimedOut
+            | PublishError::Closed
+            | PublishError::Fenced => Reject::Unavailable(Unavailable::Producer(e)),
             PublishError::Failed { .. } => Reject::Internal(e.to_string()),
         }
     }

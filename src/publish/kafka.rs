@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -67,8 +68,18 @@ impl ClientContext for Context {
 }
 
 /// Publishes to Kafka with rdkafka's `FutureProducer`.
+///
+/// librdkafka puts an idempotent producer into a *fatal* state when the broker fences
+/// it (for example after an epoch bump the broker does not support); every later
+/// record then fails. So when a publication fails and the producer reports a fatal
+/// error, it is replaced by a fresh one (a new producer id) and the sender gets a 503
+/// to retry. Nothing acknowledged is lost: only records that were never acked were in
+/// the old producer.
 pub struct KafkaPublisher {
-    producer: FutureProducer<Context>,
+    current: Arc<ArcSwap<FutureProducer<Context>>>,
+    config: ClientConfig,
+    metrics: Arc<Metrics>,
+    replacing: Mutex<()>,
     contact: Arc<Mutex<Option<Instant>>>,
     probe: JoinHandle<()>,
 }
@@ -81,20 +92,60 @@ impl KafkaPublisher {
         metrics: Arc<Metrics>,
         probe_topic: String,
     ) -> Result<Self, KafkaError> {
-        let context = Context {
-            metrics,
-            tx_errors: Mutex::new(HashMap::new()),
-        };
-        let producer: FutureProducer<Context> =
-            client_config(kafka).create_with_context(context)?;
+        let config = client_config(kafka);
+        let producer = create(&config, &metrics)?;
+        let current = Arc::new(ArcSwap::from_pointee(producer));
         let contact = Arc::new(Mutex::new(None));
-        let probe = tokio::spawn(probe(producer.clone(), probe_topic, contact.clone()));
+        let probe = tokio::spawn(probe(current.clone(), probe_topic, contact.clone()));
         Ok(KafkaPublisher {
-            producer,
+            current,
+            config,
+            metrics,
+            replacing: Mutex::new(()),
             contact,
             probe,
         })
     }
+
+    /// Replaces `failed` with a fresh producer if it is still the current one and was
+    /// fenced by the broker or is in librdkafka's fatal state.
+    fn replace_if_fenced(&self, failed: &Arc<FutureProducer<Context>>, error: &PublishError) {
+        let fatal = failed.client().fatal_error();
+        if fatal.is_none() && *error != PublishError::Fenced {
+            return;
+        }
+        let _one_at_a_time = self.replacing.lock().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&self.current.load(), failed) {
+            return;
+        }
+        match create(&self.config, &self.metrics) {
+            Ok(fresh) => {
+                let old = self.current.swap(Arc::new(fresh));
+                self.metrics
+                    .kafka_errors
+                    .with_label_values(&["producer-reset"])
+                    .inc();
+                let reason = fatal.map_or_else(|| error.to_string(), |(_, reason)| reason);
+                tracing::warn!(
+                    reason,
+                    "kafka producer was fenced or failed fatally; replaced it"
+                );
+                // Dropping a producer purges and waits up to 500 ms: not on async threads.
+                tokio::task::spawn_blocking(move || drop(old));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot replace the failed kafka producer"),
+        }
+    }
+}
+
+fn create(
+    config: &ClientConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<FutureProducer<Context>, KafkaError> {
+    config.create_with_context(Context {
+        metrics: metrics.clone(),
+        tx_errors: Mutex::new(HashMap::new()),
+    })
 }
 
 /// The librdkafka configuration for `kafka`: the user's properties, then the keys
@@ -120,12 +171,12 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
 }
 
 async fn probe(
-    producer: FutureProducer<Context>,
+    current: Arc<ArcSwap<FutureProducer<Context>>>,
     topic: String,
     contact: Arc<Mutex<Option<Instant>>>,
 ) {
     loop {
-        let p = producer.clone();
+        let p = current.load_full();
         let t = topic.clone();
         let answered = tokio::task::spawn_blocking(move || {
             p.client().fetch_metadata(Some(&t), PROBE_TIMEOUT).is_ok()
@@ -161,20 +212,26 @@ impl Publish for KafkaPublisher {
         if let Some(key) = &record.key {
             future_record = future_record.key(key);
         }
-        let sent = self
-            .producer
+        let producer = self.current.load_full();
+        let sent = producer
             .send_result(future_record)
             .map_err(|(e, _)| classify(&e));
         Box::pin(async move {
-            let delivery = sent?;
-            match delivery.await {
-                Ok(Ok(d)) => Ok(Delivery {
-                    partition: d.partition,
-                    offset: d.offset,
-                }),
-                Ok(Err((e, _))) => Err(classify(&e)),
-                Err(_canceled) => Err(PublishError::Closed),
+            let result = match sent {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(d)) => Ok(Delivery {
+                        partition: d.partition,
+                        offset: d.offset,
+                    }),
+                    Ok(Err((e, _))) => Err(classify(&e)),
+                    Err(_canceled) => Err(PublishError::Closed),
+                },
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &result {
+                self.replace_if_fenced(&producer, e);
             }
+            result
         })
     }
 
@@ -183,7 +240,7 @@ impl Publish for KafkaPublisher {
     }
 
     fn flush(&self, timeout: Duration) {
-        if let Err(e) = self.producer.flush(timeout) {
+        if let Err(e) = self.current.load().flush(timeout) {
             tracing::warn!(error = %e, "kafka flush did not complete");
         }
     }
@@ -198,6 +255,16 @@ fn classify(error: &KafkaError) -> PublishError {
         Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
             PublishError::MessageTooLarge
         }
+        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
+            PublishError::Closed
+        }
+        Some(
+            RDKafkaErrorCode::Fatal
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::UnknownProducerId
+            | RDKafkaErrorCode::OutOfOrderSequenceNumber,
+        ) => PublishError::Fenced,
         Some(code) => PublishError::Failed {
             kind: kind_of(code),
             detail: error.to_string(),
@@ -214,6 +281,7 @@ fn kind_of(code: RDKafkaErrorCode) -> &'static str {
     use RDKafkaErrorCode as C;
     match code {
         C::QueueFull => "queue-full",
+        C::PurgeQueue | C::PurgeInflight => "closed",
         C::MessageTimedOut | C::RequestTimedOut => "timed-out",
         C::MessageSizeTooLarge | C::InvalidMessageSize => "message-too-large",
         C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException => {
@@ -222,7 +290,11 @@ fn kind_of(code: RDKafkaErrorCode) -> &'static str {
         C::Authentication | C::SaslAuthenticationFailed | C::SSL => "authentication",
         C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => "authorization",
         C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => "unknown-topic",
-        C::Fatal => "fatal",
+        C::Fatal
+        | C::ProducerFenced
+        | C::InvalidProducerEpoch
+        | C::UnknownProducerId
+        | C::OutOfOrderSequenceNumber => "fenced",
         _ => "other",
     }
 }

@@ -49,6 +49,9 @@ pub enum PublishError {
     MessageTooLarge,
     /// The producer is shutting down.
     Closed,
+    /// The broker fenced the producer (idempotence state lost); it is being replaced:
+    /// retry later.
+    Fenced,
     /// Any other producer or broker error: `kind` is a stable label, `detail` the
     /// client's message (which never contains record contents).
     Failed {
@@ -59,6 +62,24 @@ pub enum PublishError {
     },
 }
 
+/// Every `kind` label `hookbridge_kafka_errors_total` can carry, pre-registered so
+/// that alerts see zeros rather than absent series.
+pub const ERROR_KINDS: [&str; 13] = [
+    "queue-full",
+    "timed-out",
+    "ack-timeout",
+    "message-too-large",
+    "closed",
+    "fenced",
+    "producer-reset",
+    "transport",
+    "authentication",
+    "authorization",
+    "unknown-topic",
+    "client",
+    "other",
+];
+
 impl PublishError {
     /// A stable label for `hookbridge_kafka_errors_total{kind}`.
     pub fn kind(&self) -> &'static str {
@@ -67,6 +88,7 @@ impl PublishError {
             PublishError::TimedOut => "timed-out",
             PublishError::MessageTooLarge => "message-too-large",
             PublishError::Closed => "closed",
+            PublishError::Fenced => "fenced",
             PublishError::Failed { kind, .. } => kind,
         }
     }

@@ -1,0 +1,136 @@
+//! Every scheme over real sockets: the right secret publishes, a wrong one is 401 and
+//! produces no record.
+
+use http::StatusCode;
+
+use crate::support::{self, Broker, Server, consume, post};
+
+const CREDENTIALS: &str = r#"
+[[credentials]]
+name = "by-header"
+scheme = "header"
+header = "X-Api-Key"
+value = ["new-key", "old-key"]
+events = ["milestone-status-change"]
+
+[[credentials]]
+name = "by-token"
+scheme = "token"
+value = "tok-123"
+events = ["task-comment-created"]
+
+[[credentials]]
+name = "by-basic"
+scheme = "basic"
+username = "everbright"
+password = "pw-456"
+events = ["invoice-status-change"]
+
+[[credentials]]
+name = "open"
+scheme = "none"
+events = ["site-archived"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scheme_accepts_its_secret_and_refuses_others_without_a_record() {
+    let broker = Broker::start();
+    let server = Server::start(&support::config(&broker, "", CREDENTIALS)).await;
+    let basic_ok = hookbridge::auth::basic::encode("everbright", b"pw-456");
+    let basic_bad = hookbridge::auth::basic::encode("everbright", b"pw-457");
+    // (event, headers, expected status)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, StatusCode);
+    let cases: Vec<Case> = vec![
+        (
+            "milestone-status-change",
+            vec![("x-api-key", "new-key")],
+            StatusCode::OK,
+        ),
+        (
+            "milestone-status-change",
+            vec![("x-api-key", "old-key")],
+            StatusCode::OK,
+        ),
+        (
+            "milestone-status-change",
+            vec![("x-api-key", "wrong-key")],
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("milestone-status-change", vec![], StatusCode::UNAUTHORIZED),
+        (
+            "task-comment-created",
+            vec![("authorization", "Bearer tok-123")],
+            StatusCode::OK,
+        ),
+        (
+            "task-comment-created",
+            vec![("authorization", "Bearer tok-124")],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "task-comment-created",
+            vec![("authorization", "tok-123")],
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "invoice-status-change",
+            vec![("authorization", &basic_ok)],
+            StatusCode::OK,
+        ),
+        (
+            "invoice-status-change",
+            vec![("authorization", &basic_bad)],
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("site-archived", vec![], StatusCode::OK),
+        (
+            "site-archived",
+            vec![("x-api-key", "new-key")],
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (event, headers, want) in &cases {
+        let answer = post(
+            &server.url(&format!("/everbright/{event}")),
+            headers,
+            support::payload(support::SITE),
+        )
+        .await;
+        assert_eq!(
+            answer.status, *want,
+            "{event} {headers:?}: {:?}",
+            answer.body
+        );
+        if *want == StatusCode::UNAUTHORIZED {
+            assert_eq!(answer.json(), serde_json::json!({"error": "unauthorized"}));
+            assert!(answer.headers.contains_key("www-authenticate"));
+        }
+    }
+    for (event, accepted) in [
+        ("milestone-status-change", 2),
+        ("task-comment-created", 1),
+        ("invoice-status-change", 1),
+        ("site-archived", 1),
+    ] {
+        let records = consume(&broker, &format!("everbright.production.{event}"), accepted).await;
+        assert_eq!(
+            records.len(),
+            accepted,
+            "{event}: only accepted requests produce records"
+        );
+    }
+    let metrics = String::from_utf8(
+        support::get(&server.admin_url("/metrics"))
+            .await
+            .body
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        metrics.contains(r#"hookbridge_auth_failures_total{reason="bad-secret"} 4"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"hookbridge_auth_failures_total{reason="event-not-allowed"} 1"#));
+    assert!(metrics.contains(r#"hookbridge_auth_failures_total{reason="missing-credentials"} 1"#));
+    server.stop().await;
+}

@@ -1,0 +1,111 @@
+//! Requests that are refused before any record, and bodies kept as dead letters.
+
+use base64::Engine;
+use http::{Method, StatusCode};
+
+use crate::support::{self, Broker, Server, consume, post, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_other_methods_and_large_bodies_are_refused() {
+    let broker = Broker::start();
+    let server = Server::start(&support::config(
+        &broker,
+        "max_body_bytes = 2048",
+        support::OPEN,
+    ))
+    .await;
+    let payload = support::payload(support::SITE);
+
+    let answer = post(
+        &server.url("/everbright/not-an-event"),
+        &[],
+        payload.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.json(), serde_json::json!({"error": "not found"}));
+    assert_eq!(
+        post(&server.url("/"), &[], payload.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    for method in [Method::GET, Method::DELETE] {
+        let answer = send(method, &server.url("/everbright/site-archived"), &[], "").await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(answer.headers["allow"], "POST, PUT, PATCH");
+    }
+
+    let big = format!(
+        r#"{{"site":"{}","pad":"{}"}}"#,
+        support::SITE,
+        "x".repeat(4096)
+    );
+    let answer = post(&server.url("/everbright/site-archived"), &[], big).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"error": "payload too large"})
+    );
+
+    for method in [Method::PUT, Method::PATCH] {
+        let answer = send(
+            method,
+            &server.url("/everbright/site-archived"),
+            &[],
+            payload.clone(),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let records = consume(&broker, "everbright.production.site-archived", 2).await;
+    assert_eq!(records.len(), 2, "only the PUT and PATCH were published");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_bodies_are_kept_on_the_dead_letter_topic_with_202() {
+    let broker = Broker::start();
+    let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
+    let bodies: [(&[u8], &str); 3] = [
+        (b"{not json at all", "invalid-json"),
+        (
+            b"{\"quote\":\"8ba871ae-3282-420c-af3f-ddc41ac50273\"}",
+            "missing-site",
+        ),
+        (b"{\"site\":\"job-42\"}", "invalid-site"),
+    ];
+    let mut ids = Vec::new();
+    for (body, reason) in bodies {
+        let answer = post(
+            &server.url("/everbright/workflow-status-change"),
+            &[("content-type", "application/json; charset=utf-8")],
+            body.to_vec(),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{reason}");
+        let reply = answer.json();
+        assert_eq!(reply["topic"], "everbright.production.deadletter");
+        assert_eq!(reply["reason"], reason);
+        ids.push(reply["id"].as_str().unwrap().to_string());
+    }
+    let records = consume(&broker, "everbright.production.deadletter", 3).await;
+    assert_eq!(records.len(), 3);
+    for (body, reason) in bodies {
+        let r = records
+            .iter()
+            .find(|r| r.json()["deadletterreason"] == reason)
+            .unwrap_or_else(|| panic!("no dead letter for {reason}"));
+        assert_eq!(r.key, None);
+        let ce = r.json();
+        assert!(ids.contains(&ce["id"].as_str().unwrap().to_string()));
+        assert_eq!(ce["datacontenttype"], "application/json; charset=utf-8");
+        assert_eq!(ce["type"], "everbright.workflow-status-change");
+        assert!(ce.get("subject").is_none() && ce.get("data").is_none());
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(ce["data_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(raw, body, "the raw bytes are preserved");
+    }
+    support::assert_no_records(&broker, "everbright.production.workflow-status-change").await;
+    server.stop().await;
+}

@@ -1,0 +1,11 @@
+//! Integration tests: hookbridge on real sockets against a real Kafka-protocol broker
+//! (tansu), with records read back by a real Kafka consumer.
+
+mod support;
+
+mod admin;
+mod auth;
+mod limits;
+mod outage;
+mod publish;
+mod shutdown;

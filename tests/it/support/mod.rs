@@ -1,0 +1,208 @@
+//! Shared pieces of the integration tests: a broker, hookbridge on real sockets, an
+//! HTTP client and a Kafka consumer.
+
+pub mod broker;
+pub mod consumer;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use broker::Broker;
+pub use consumer::Consumed;
+
+/// A `none` credential for every event, for tests about something else than auth.
+pub const OPEN: &str = "[[credentials]]\nname = \"open\"\nscheme = \"none\"\n";
+
+/// A site UUID used where the payload does not matter.
+pub const SITE: &str = "5f0c7f1e-8d2a-4b7e-9c3d-2a1b0c9d8e7f";
+
+/// A config with the given broker and extra TOML (credentials, overrides) appended.
+/// Timeouts are short so failure paths finish quickly.
+pub fn config(broker: &Broker, server_extra: &str, rest: &str) -> String {
+    format!(
+        r#"
+[server]
+request_timeout = "6s"
+read_timeout = "2s"
+shutdown_grace = "10s"
+{server_extra}
+
+[kafka]
+brokers = "{}"
+ack_timeout = "3s"
+
+{rest}
+"#,
+        broker.bootstrap()
+    )
+}
+
+/// hookbridge running in this process on loopback ports.
+pub struct Server {
+    pub webhook: SocketAddr,
+    pub admin: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), hookbridge::Error>>,
+}
+
+impl Server {
+    /// Parses `toml` (relative secret files resolve against `dir`) and serves it with a
+    /// real Kafka producer.
+    pub async fn start_in(toml: &str, dir: &Path) -> Server {
+        // Logs show with `RUST_LOG=… cargo test -- --nocapture`.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let config = hookbridge::config::Config::parse(toml, dir, &|_| None)
+            .unwrap_or_else(|e| panic!("test config invalid: {e}\n{toml}"));
+        let webhook = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (webhook_addr, admin_addr) =
+            (webhook.local_addr().unwrap(), admin.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(hookbridge::run(
+            hookbridge::Listeners { webhook, admin },
+            config,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            webhook: webhook_addr,
+            admin: admin_addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn start(toml: &str) -> Server {
+        Server::start_in(toml, Path::new(".")).await
+    }
+
+    /// `http://…{path}` on the webhook listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.webhook)
+    }
+
+    /// `http://…{path}` on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// Waits until `/readyz` answers 200 (the producer reached the broker).
+    pub async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if get(&self.admin_url("/readyz")).await.status == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("hookbridge did not become ready within 10 s");
+    }
+
+    /// Triggers shutdown and waits for `run` to return.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().map(|s| s.send(()));
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// Sends one request over a fresh connection.
+pub async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = client
+        .request(request.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn post(url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Answer {
+    send(Method::POST, url, headers, body).await
+}
+
+pub async fn get(url: &str) -> Answer {
+    send(Method::GET, url, &[], Bytes::new()).await
+}
+
+/// Consumes `topic` off the async threads (see [`consumer::consume`]).
+pub async fn consume(broker: &Broker, topic: &str, expected: usize) -> Vec<Consumed> {
+    consume_within(broker, topic, expected, Duration::from_secs(15)).await
+}
+
+/// Asserts that `topic` has no record (or does not exist) after a short wait.
+pub async fn assert_no_records(broker: &Broker, topic: &str) {
+    let found = consume_within(broker, topic, 0, Duration::from_secs(3)).await;
+    assert!(
+        found.is_empty(),
+        "{topic} has {} unexpected records",
+        found.len()
+    );
+}
+
+async fn consume_within(
+    broker: &Broker,
+    topic: &str,
+    expected: usize,
+    wait: Duration,
+) -> Vec<Consumed> {
+    let (bootstrap, topic) = (broker.bootstrap(), topic.to_string());
+    tokio::task::spawn_blocking(move || consumer::consume(&bootstrap, &topic, expected, wait))
+        .await
+        .unwrap()
+}
+
+/// A fixture body from `tests/fixtures/`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// A minimal valid payload for `site`.
+pub fn payload(site: &str) -> String {
+    format!(r#"{{"site":"{site}","status":"APPROVED"}}"#)
+}
