@@ -13,9 +13,11 @@ use http::HeaderName;
 use tokio::sync::Semaphore;
 
 use crate::auth::Authenticator;
+use crate::auth::replay::ReplayCache;
 use crate::config::{Config, Server};
 use crate::envelope;
 use crate::everbright::{Environment, Event};
+use crate::ingress::Answer;
 use crate::ingress::Router;
 use crate::metrics::Metrics;
 use crate::publish::Publish;
@@ -107,14 +109,19 @@ impl App {
     }
 }
 
-/// Process-lifetime state: the current [`App`], metrics, the in-flight limit and the
-/// draining flag.
+/// How many signed requests the replay cache remembers. Each entry is about 200
+/// bytes, so the cache stays under ~15 MiB however many requests arrive.
+pub const REPLAY_CAPACITY: usize = 65_536;
+
+/// Process-lifetime state: the current [`App`], metrics, the in-flight limit, the
+/// replay cache and the draining flag.
 pub struct State {
     app: ArcSwap<App>,
     /// The metrics, shared by every `App`.
     pub metrics: Arc<Metrics>,
     draining: AtomicBool,
     inflight: Arc<Semaphore>,
+    replay: ReplayCache<(Event, Answer)>,
 }
 
 impl State {
@@ -126,6 +133,7 @@ impl State {
             metrics,
             draining: AtomicBool::new(false),
             inflight,
+            replay: ReplayCache::new(REPLAY_CAPACITY),
         }
     }
 
@@ -147,6 +155,11 @@ impl State {
     /// Whether the service is shutting down.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Answers of recently acknowledged signed requests, by signature.
+    pub fn replay(&self) -> &ReplayCache<(Event, Answer)> {
+        &self.replay
     }
 
     /// The in-flight request limit.

@@ -35,6 +35,7 @@ pub mod everbright;
 pub mod ingress;
 pub mod metrics;
 pub mod publish;
+pub mod sender;
 pub mod shutdown;
 
 use std::fmt;

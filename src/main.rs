@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hookbridge::config::Config;
+use hookbridge::sender;
 
 /// EverBright webhooks in, acknowledged CloudEvents on Kafka out.
 #[derive(Parser)]
@@ -20,6 +21,14 @@ struct Cli {
         default_value = "auto"
     )]
     log_format: LogFormat,
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKBRIDGE_CONFIG",
+        default_value = "hookbridge.toml"
+    )]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,16 +36,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve webhooks until SIGTERM or SIGINT.
-    Serve(ConfigArg),
+    Serve,
     /// Validate the config file: exit 0, or 64 with every error listed.
-    CheckConfig(ConfigArg),
-}
-
-#[derive(clap::Args)]
-struct ConfigArg {
-    /// The config file.
-    #[arg(long, env = "HOOKBRIDGE_CONFIG", default_value = "hookbridge.toml")]
-    config: PathBuf,
+    CheckConfig,
+    /// Print, as a curl command, a request signed for a credential.
+    Sign(sender::Args),
+    /// Send a request signed for a credential; print the status and answer.
+    Send(sender::Args),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,6 +52,7 @@ enum LogFormat {
     Text,
 }
 
+const EX_USAGE: u8 = 2;
 const EX_CONFIG: u8 = 64;
 const EX_UNAVAILABLE: u8 = 69;
 const EX_SOFTWARE: u8 = 70;
@@ -53,24 +60,25 @@ const EX_SOFTWARE: u8 = 70;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let (Command::Serve(arg) | Command::CheckConfig(arg)) = &cli.command;
-    let config = match Config::load(&arg.config, &|name| std::env::var(name).ok()) {
+    let config = match Config::load(&cli.config, &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!("{}: {errors}", arg.config.display());
+            eprintln!("{}: {errors}", cli.config.display());
             return ExitCode::from(EX_CONFIG);
         }
     };
     match cli.command {
-        Command::CheckConfig(_) => {
+        Command::CheckConfig => {
             println!(
                 "{}: ok ({} credentials)",
-                arg.config.display(),
+                cli.config.display(),
                 config.credentials.len()
             );
             ExitCode::SUCCESS
         }
-        Command::Serve(_) => serve(config),
+        Command::Serve => serve(config),
+        Command::Sign(r) => request(&config, r, false),
+        Command::Send(r) => request(&config, r, true),
     }
 }
 
@@ -94,6 +102,24 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "hookbridge stopped");
             ExitCode::from(EX_SOFTWARE)
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn request(config: &Config, args: sender::Args, send: bool) -> ExitCode {
+    match sender::command(config, args, send).await {
+        Ok((output, ok)) => {
+            println!("{output}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EX_USAGE)
         }
     }
 }

@@ -8,6 +8,8 @@
 //! is bounded and no timing difference tells which credential almost matched. The
 //! lookup order is fixed (header values, SigV4, Basic, HMAC client id, HMAC signature
 //! header); the first candidate found decides, with no fallback to the next.
+//! Schemes that sign a time also yield a [`ReplayKey`], so the pipeline can answer an
+//! identical retry without a second record.
 //! A `none` credential matches only a request that carries no credential material at
 //! all.
 //!
@@ -16,7 +18,11 @@
 
 pub mod basic;
 pub mod header;
+pub mod hmac;
+pub mod replay;
 mod secret;
+mod signed;
+pub mod sigv4;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,13 +31,16 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderName, Method, Uri, header::AUTHORIZATION};
 
 pub use secret::{Secret, SecretSet};
+pub use signed::Signed;
 
 use crate::everbright::{Environment, Event, EventSet};
 use basic::BasicSettings;
 use header::HeaderSettings;
+use hmac::{Hmac, HmacError};
+use sigv4::{Authorization, SigV4, SigV4Error};
 
 /// A configured credential: who may send webhooks, and how they prove it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Credential {
     /// Unique name (`[a-z0-9-]`), used in envelopes and metrics.
     pub name: String,
@@ -46,7 +55,7 @@ pub struct Credential {
 }
 
 /// An authentication scheme with its settings.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Scheme {
     /// No authentication: matches requests without any credential material.
     None,
@@ -56,6 +65,10 @@ pub enum Scheme {
     Token(HeaderSettings),
     /// HTTP Basic.
     Basic(BasicSettings),
+    /// HMAC-SHA256 over the raw body (optionally with a timestamp, or a preset).
+    Hmac(Hmac),
+    /// AWS Signature Version 4.
+    SigV4(SigV4),
 }
 
 impl Scheme {
@@ -66,6 +79,8 @@ impl Scheme {
             Scheme::Header(_) => "header",
             Scheme::Token(_) => "token",
             Scheme::Basic(_) => "basic",
+            Scheme::Hmac(_) => "hmac-sha256",
+            Scheme::SigV4(_) => "aws-sigv4",
         }
     }
 }
@@ -80,6 +95,12 @@ pub enum Selector {
     HeaderValue(HeaderName, [u8; 32]),
     /// A Basic username.
     Username(String),
+    /// An HMAC client id in its header.
+    ClientId(HeaderName, Vec<u8>),
+    /// An HMAC signature header, for credentials without a client id.
+    Signature(HeaderName),
+    /// A SigV4 access key id.
+    AccessKey(String),
 }
 
 impl Credential {
@@ -92,6 +113,11 @@ impl Credential {
                 .map(|d| Selector::HeaderValue(h.header.clone(), d))
                 .collect(),
             Scheme::Basic(b) => vec![Selector::Username(b.username.clone())],
+            Scheme::Hmac(h) => vec![match h.client_id() {
+                Some((header, id)) => Selector::ClientId(header.clone(), id.to_vec()),
+                None => Selector::Signature(h.selector_header().clone()),
+            }],
+            Scheme::SigV4(v) => vec![Selector::AccessKey(v.access_key_id().to_string())],
         }
     }
 
@@ -102,6 +128,8 @@ impl Credential {
             Scheme::None => Vec::new(),
             Scheme::Header(h) | Scheme::Token(h) => vec![h.header.clone()],
             Scheme::Basic(_) => vec![AUTHORIZATION],
+            Scheme::Hmac(h) => h.headers(),
+            Scheme::SigV4(_) => SigV4::headers().to_vec(),
         }
     }
 }
@@ -120,6 +148,10 @@ pub enum Failure {
     EventNotAllowed,
     /// A credential header is present but cannot be read (or is repeated).
     MalformedHeader(HeaderName),
+    /// The HMAC signature did not verify.
+    Hmac(HmacError),
+    /// The SigV4 signature did not verify.
+    SigV4(SigV4Error),
 }
 
 impl Failure {
@@ -130,6 +162,21 @@ impl Failure {
         "bad-secret",
         "event-not-allowed",
         "malformed-header",
+        "missing-header",
+        "duplicate-header",
+        "client-id-mismatch",
+        "no-supported-signature",
+        "timestamp-out-of-range",
+        "bad-signature",
+        "missing-field",
+        "duplicate-field",
+        "malformed-field",
+        "unsigned-header",
+        "missing-signed-header",
+        "unknown-access-key",
+        "scope-mismatch",
+        "unsigned-payload",
+        "body-hash-mismatch",
     ];
 
     /// A stable label for logs and `hookbridge_auth_failures_total{reason}`.
@@ -140,6 +187,8 @@ impl Failure {
             Failure::BadSecret => "bad-secret",
             Failure::EventNotAllowed => "event-not-allowed",
             Failure::MalformedHeader(_) => "malformed-header",
+            Failure::Hmac(e) => e.reason(),
+            Failure::SigV4(e) => e.reason(),
         }
     }
 }
@@ -152,6 +201,8 @@ impl fmt::Display for Failure {
             Failure::BadSecret => f.write_str("the secret matches no credential"),
             Failure::EventNotAllowed => f.write_str("the credential may not deliver this event"),
             Failure::MalformedHeader(h) => write!(f, "header {h} is malformed or repeated"),
+            Failure::Hmac(e) => write!(f, "hmac-sha256: {e}"),
+            Failure::SigV4(e) => write!(f, "aws-sigv4: {e}"),
         }
     }
 }
@@ -174,6 +225,37 @@ pub struct Request<'a> {
 pub struct Authenticated<'a> {
     /// The credential that matched.
     pub credential: &'a Credential,
+    /// For schemes that sign a time: what identifies this exact signed request, and
+    /// until when a replay of it would still verify.
+    pub replay: Option<ReplayKey>,
+}
+
+/// Identifies one signed request for replay detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayKey {
+    /// The verified signature.
+    pub tag: [u8; 32],
+    /// Signed time plus tolerance: after it, the signature no longer verifies.
+    pub until: SystemTime,
+}
+
+impl<'a> Authenticated<'a> {
+    fn plain(credential: &'a Credential) -> Self {
+        Authenticated {
+            credential,
+            replay: None,
+        }
+    }
+
+    fn signed(credential: &'a Credential, signed: Signed, tolerance: std::time::Duration) -> Self {
+        Authenticated {
+            credential,
+            replay: signed.signed_at.map(|at| ReplayKey {
+                tag: signed.tag,
+                until: at + tolerance,
+            }),
+        }
+    }
 }
 
 /// All credentials, indexed by their selectors. Built once per config.
@@ -182,7 +264,10 @@ pub struct Authenticator {
     credentials: Vec<Credential>,
     index: HashMap<Selector, Vec<usize>>,
     value_headers: Vec<HeaderName>,
+    client_id_headers: Vec<HeaderName>,
+    signature_headers: Vec<HeaderName>,
     has_basic: bool,
+    has_sigv4: bool,
     auth_headers: Vec<HeaderName>,
 }
 
@@ -191,11 +276,16 @@ impl Authenticator {
     pub fn new(credentials: Vec<Credential>) -> Authenticator {
         let mut index: HashMap<Selector, Vec<usize>> = HashMap::new();
         let mut value_headers = Vec::new();
+        let mut client_id_headers = Vec::new();
+        let mut signature_headers = Vec::new();
         let mut auth_headers = vec![AUTHORIZATION];
         for (i, c) in credentials.iter().enumerate() {
             for s in c.selectors() {
-                if let Selector::HeaderValue(h, _) = &s {
-                    push_unique(&mut value_headers, h);
+                match &s {
+                    Selector::HeaderValue(h, _) => push_unique(&mut value_headers, h),
+                    Selector::ClientId(h, _) => push_unique(&mut client_id_headers, h),
+                    Selector::Signature(h) => push_unique(&mut signature_headers, h),
+                    Selector::Anonymous | Selector::Username(_) | Selector::AccessKey(_) => {}
                 }
                 index.entry(s).or_default().push(i);
             }
@@ -203,14 +293,17 @@ impl Authenticator {
                 push_unique(&mut auth_headers, &h);
             }
         }
-        let has_basic = credentials
-            .iter()
-            .any(|c| matches!(c.scheme, Scheme::Basic(_)));
+        let has = |f: fn(&Scheme) -> bool| credentials.iter().any(|c| f(&c.scheme));
+        let has_basic = has(|s| matches!(s, Scheme::Basic(_)));
+        let has_sigv4 = has(|s| matches!(s, Scheme::SigV4(_)));
         Authenticator {
             credentials,
             index,
             value_headers,
+            client_id_headers,
+            signature_headers,
             has_basic,
+            has_sigv4,
             auth_headers,
         }
     }
@@ -231,7 +324,7 @@ impl Authenticator {
         &self,
         request: &Request<'_>,
         event: Event,
-        _now: SystemTime,
+        now: SystemTime,
     ) -> Result<Authenticated<'_>, Failure> {
         let headers = request.headers;
         let mut miss = None;
@@ -247,13 +340,35 @@ impl Authenticator {
                         unreachable!("header-value selectors belong to header and token schemes")
                     };
                     return if h.verify(value) {
-                        Ok(Authenticated { credential: c })
+                        Ok(Authenticated::plain(c))
                     } else {
                         Err(Failure::BadSecret)
                     };
                 }
                 None => miss = Some(Failure::BadSecret),
             }
+        }
+
+        if self.has_sigv4
+            && let Some(auth) = Authorization::parse(headers).map_err(Failure::SigV4)?
+        {
+            let c = self
+                .lookup(&Selector::AccessKey(auth.access_key_id.to_string()), event)?
+                .ok_or(Failure::UnknownCredential)?;
+            let Scheme::SigV4(v) = &c.scheme else {
+                unreachable!("access-key selectors belong to aws-sigv4 credentials")
+            };
+            let signed = v
+                .verify(
+                    &auth,
+                    request.method,
+                    request.uri,
+                    headers,
+                    request.body,
+                    now,
+                )
+                .map_err(Failure::SigV4)?;
+            return Ok(Authenticated::signed(c, signed, v.tolerance()));
         }
 
         if self.has_basic
@@ -270,10 +385,34 @@ impl Authenticator {
                 unreachable!("username selectors belong to basic credentials")
             };
             return if b.verify(&password) {
-                Ok(Authenticated { credential: c })
+                Ok(Authenticated::plain(c))
             } else {
                 Err(Failure::BadSecret)
             };
+        }
+
+        let hmac_candidates = self
+            .client_id_headers
+            .iter()
+            .map(|h| Ok(single(headers, h)?.map(|id| Selector::ClientId(h.clone(), id.to_vec()))))
+            .chain(self.signature_headers.iter().map(|h| {
+                Ok(headers
+                    .contains_key(h)
+                    .then(|| Selector::Signature(h.clone())))
+            }));
+        for selector in hmac_candidates {
+            let Some(selector) = selector? else { continue };
+            let Some(c) = self.lookup(&selector, event)? else {
+                miss = Some(Failure::UnknownCredential);
+                continue;
+            };
+            let Scheme::Hmac(h) = &c.scheme else {
+                unreachable!("client-id and signature selectors belong to hmac credentials")
+            };
+            let signed = h
+                .verify(headers, request.body, now)
+                .map_err(Failure::Hmac)?;
+            return Ok(Authenticated::signed(c, signed, h.tolerance()));
         }
 
         if self.auth_headers.iter().any(|h| headers.contains_key(h)) {
@@ -281,7 +420,7 @@ impl Authenticator {
         }
         // Without credential material, "not allowed for this event" is just "missing".
         match self.lookup(&Selector::Anonymous, event) {
-            Ok(Some(c)) => Ok(Authenticated { credential: c }),
+            Ok(Some(c)) => Ok(Authenticated::plain(c)),
             Ok(None) | Err(_) => Err(Failure::MissingCredentials),
         }
     }

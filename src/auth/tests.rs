@@ -286,3 +286,131 @@ fn failure_reasons_are_stable_labels() {
         ]
     );
 }
+
+fn hmac_cred(name: &str, client_id: Option<&str>, secret: &str, events: EventSet) -> Credential {
+    let mut settings = hmac::HmacSettings::new(SecretSet::single(Secret::new(secret)));
+    settings.client_id = client_id.map(str::to_string);
+    settings.timestamp_header = Some(HeaderName::from_static("x-timestamp"));
+    cred(
+        name,
+        Environment::Production,
+        events,
+        Scheme::Hmac(Hmac::new(settings).unwrap()),
+    )
+}
+
+fn sigv4_cred(name: &str, akid: &str, secret: &str) -> Credential {
+    let v = SigV4::new(sigv4::SigV4Settings {
+        access_key_id: akid.into(),
+        secret_access_key: SecretSet::single(Secret::new(secret)),
+        region: "us-east-1".into(),
+        service: "execute-api".into(),
+        tolerance: std::time::Duration::from_secs(300),
+    })
+    .unwrap();
+    cred(
+        name,
+        Environment::Production,
+        EventSet::ALL,
+        Scheme::SigV4(v),
+    )
+}
+
+fn signed_request(
+    auth: &Authenticator,
+    name: &str,
+    tamper: bool,
+    event: Event,
+) -> Result<(String, Option<ReplayKey>), Failure> {
+    let c = auth.credentials().iter().find(|c| c.name == name).unwrap();
+    let now = SystemTime::now();
+    let uri = Uri::from_static("http://hooks.example.com/everbright/site-archived?x=1");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_static("hooks.example.com"),
+    );
+    let body = br#"{"site":"x"}"#;
+    let added = match &c.scheme {
+        Scheme::Hmac(h) => h.sign(body, now),
+        Scheme::SigV4(v) => v.sign(&Method::POST, &uri, &headers, body, now),
+        _ => unreachable!(),
+    };
+    for (k, v) in added {
+        headers.insert(k, v);
+    }
+    let sent_body: &[u8] = if tamper { br#"{"site":"y"}"# } else { body };
+    let request = Request {
+        method: &Method::POST,
+        uri: &uri,
+        headers: &headers,
+        body: sent_body,
+    };
+    auth.authenticate(&request, event, now)
+        .map(|a| (a.credential.name.clone(), a.replay))
+}
+
+#[test]
+fn hmac_credentials_are_selected_by_client_id() {
+    let a = Authenticator::new(vec![
+        hmac_cred("acme", Some("acme"), "secret-acme", EventSet::ALL),
+        hmac_cred("sunco", Some("sunco"), "secret-sunco", EventSet::ALL),
+        sigv4_cred("aws", "AKIDEXAMPLE", "aws-secret"),
+    ]);
+    let e = Event::SiteArchived;
+    let (name, replay) = signed_request(&a, "sunco", false, e).unwrap();
+    assert_eq!(name, "sunco");
+    assert!(replay.is_some_and(|r| r.until > SystemTime::now()));
+    assert_eq!(signed_request(&a, "acme", false, e).unwrap().0, "acme");
+    assert_eq!(
+        signed_request(&a, "acme", true, e),
+        Err(Failure::Hmac(hmac::HmacError::BadSignature))
+    );
+    assert_eq!(signed_request(&a, "aws", false, e).unwrap().0, "aws");
+    assert_eq!(
+        signed_request(&a, "aws", true, e),
+        Err(Failure::SigV4(SigV4Error::BodyHashMismatch))
+    );
+    // A client id nobody configured.
+    let mut headers = HeaderMap::new();
+    headers.insert("x-client-id", HeaderValue::from_static("mallory"));
+    headers.insert("x-signature", HeaderValue::from_static("00"));
+    let uri = Uri::from_static("/everbright/site-archived");
+    let r = Request {
+        method: &Method::POST,
+        uri: &uri,
+        headers: &headers,
+        body: b"{}",
+    };
+    assert_eq!(
+        a.authenticate(&r, e, SystemTime::now()).unwrap_err(),
+        Failure::UnknownCredential
+    );
+}
+
+#[test]
+fn sigv4_with_an_unknown_access_key_is_refused_before_any_signature_work() {
+    let a = Authenticator::new(vec![sigv4_cred("aws", "AKIDEXAMPLE", "aws-secret")]);
+    let other = Authenticator::new(vec![sigv4_cred("aws", "AKIDOTHER", "aws-secret")]);
+    let mut headers = HeaderMap::new();
+    let c = &other.credentials()[0];
+    let Scheme::SigV4(v) = &c.scheme else {
+        unreachable!()
+    };
+    let uri = Uri::from_static("http://h.example/everbright/site-archived");
+    headers.insert(http::header::HOST, HeaderValue::from_static("h.example"));
+    for (k, val) in v.sign(&Method::POST, &uri, &headers, b"{}", SystemTime::now()) {
+        headers.insert(k, val);
+    }
+    let r = Request {
+        method: &Method::POST,
+        uri: &uri,
+        headers: &headers,
+        body: b"{}",
+    };
+    assert_eq!(
+        a.authenticate(&r, Event::SiteArchived, SystemTime::now())
+            .unwrap_err(),
+        Failure::UnknownCredential
+    );
+}

@@ -1,6 +1,7 @@
 //! `[[credentials]]`: one table per EverBright credential.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use http::HeaderName;
 
@@ -8,6 +9,8 @@ use super::read::{Ctx, Section};
 use super::{Config, sections::unknown_event};
 use crate::auth::basic::BasicSettings;
 use crate::auth::header::HeaderSettings;
+use crate::auth::hmac::{Encoding, Hmac, HmacSettings, Preset};
+use crate::auth::sigv4::{SigV4, SigV4Settings, SigV4SettingsError};
 use crate::auth::{Credential, Scheme, SecretSet};
 use crate::everbright::{Environment, Event, EventSet};
 
@@ -134,13 +137,8 @@ fn scheme(s: &mut Section<'_, '_, '_>, name: &str) -> Option<Scheme> {
                 password: password?,
             }))
         }
-        "hmac-sha256" | "aws-sigv4" => {
-            s.error(
-                "scheme",
-                format!("{name:?} is not available in this build yet"),
-            );
-            None
-        }
+        "hmac-sha256" => hmac(s).map(Scheme::Hmac),
+        "aws-sigv4" => sigv4(s).map(Scheme::SigV4),
         other => {
             s.error(
                 "scheme",
@@ -151,6 +149,107 @@ fn scheme(s: &mut Section<'_, '_, '_>, name: &str) -> Option<Scheme> {
             None
         }
     }
+}
+
+/// How far a signed time may be from the clock, by default.
+const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+fn hmac(s: &mut Section<'_, '_, '_>) -> Option<Hmac> {
+    let client_id = s.string("client_id").map(str::to_string);
+    let secret = secret(s, "client_secret");
+    let client_id_header = header_name(s, "client_id_header", Some("x-client-id"));
+    let tolerance = s.duration("tolerance", DEFAULT_TOLERANCE);
+    let preset = match s.string("preset") {
+        None => None,
+        Some("standard-webhooks") => Some(Preset::StandardWebhooks),
+        Some("github") => Some(Preset::Github),
+        Some(other) => {
+            s.error(
+                "preset",
+                format!("expected \"standard-webhooks\" or \"github\", found {other:?}"),
+            );
+            None
+        }
+    };
+    // A preset fixes these; setting them too would be ambiguous.
+    let preset_fields = [
+        "signature_header",
+        "encoding",
+        "signature_prefix",
+        "timestamp_header",
+    ];
+    if preset.is_some() {
+        for key in preset_fields {
+            if s.get(key).is_some() {
+                s.error(key, "cannot be combined with `preset`, which sets it");
+            }
+        }
+    }
+    let signature_header = header_name(s, "signature_header", Some("x-signature"));
+    let encoding = match s.string("encoding").unwrap_or("hex") {
+        "hex" => Encoding::Hex,
+        "base64" => Encoding::Base64,
+        other => {
+            s.error(
+                "encoding",
+                format!("expected \"hex\" or \"base64\", found {other:?}"),
+            );
+            Encoding::Hex
+        }
+    };
+    let signature_prefix = s.string("signature_prefix").unwrap_or("").to_string();
+    let timestamp_header = match s.get("timestamp_header") {
+        Some(_) => Some(header_name(s, "timestamp_header", None)?),
+        None => None,
+    };
+    let settings = HmacSettings {
+        client_id,
+        client_secret: secret?,
+        signature_header: signature_header?,
+        client_id_header: client_id_header?,
+        encoding,
+        signature_prefix,
+        timestamp_header,
+        tolerance,
+        preset,
+    };
+    Hmac::new(settings)
+        .inspect_err(|e| s.error(settings_error_key(e.reason()), e.to_string()))
+        .ok()
+}
+
+fn settings_error_key(reason: &str) -> &'static str {
+    match reason {
+        "invalid-client-id" => "client_id",
+        "invalid-signature-prefix" => "signature_prefix",
+        _ => "client_secret",
+    }
+}
+
+fn sigv4(s: &mut Section<'_, '_, '_>) -> Option<SigV4> {
+    let access_key_id = s.required_string("access_key_id").map(str::to_string);
+    let secret_access_key = secret(s, "secret_access_key");
+    let region = s.required_string("region").map(str::to_string);
+    let service = s.required_string("service").map(str::to_string);
+    let tolerance = s.duration("tolerance", DEFAULT_TOLERANCE);
+    let settings = SigV4Settings {
+        access_key_id: access_key_id?,
+        secret_access_key: secret_access_key?,
+        region: region?,
+        service: service?,
+        tolerance,
+    };
+    SigV4::new(settings)
+        .inspect_err(|e| {
+            let key = match e {
+                SigV4SettingsError::InvalidAccessKeyId => "access_key_id",
+                SigV4SettingsError::InvalidRegion => "region",
+                SigV4SettingsError::InvalidService => "service",
+                SigV4SettingsError::EmptySecret { .. } => "secret_access_key",
+            };
+            s.error(key, e.to_string());
+        })
+        .ok()
 }
 
 fn header_name(
@@ -231,5 +330,7 @@ fn distinguishing(scheme: &Scheme) -> &'static str {
         Scheme::None => "events (only one `none` credential may take an event)",
         Scheme::Header(_) | Scheme::Token(_) => "secret values",
         Scheme::Basic(_) => "usernames",
+        Scheme::Hmac(_) => "client ids (or, without client ids, signature headers)",
+        Scheme::SigV4(_) => "access key ids",
     }
 }

@@ -27,7 +27,7 @@ use crate::everbright::{Environment, Event};
 use read::{Ctx, Section};
 
 /// The whole validated configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Config {
     /// `[server]`: listeners, limits and timeouts.
     pub server: Server,

@@ -410,3 +410,140 @@ username = "a:b"
     );
     assert_has(&errs, "credentials[1].password: is required");
 }
+
+#[test]
+fn signed_schemes_parse_with_their_defaults() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "engine-hmac"
+scheme = "hmac-sha256"
+client_id = "everbright-prod"
+client_secret = ["new-secret", "old-secret"]
+timestamp_header = "X-Timestamp"
+[[credentials]]
+name = "sw"
+scheme = "hmac-sha256"
+preset = "standard-webhooks"
+client_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+[[credentials]]
+name = "aws"
+scheme = "aws-sigv4"
+access_key_id = "AKIDEXAMPLE"
+secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+region = "us-east-1"
+service = "execute-api"
+tolerance = "2m"
+"#;
+    let c = parse(text).unwrap();
+    let Scheme::Hmac(h) = &c.credentials[0].scheme else {
+        panic!("hmac expected")
+    };
+    assert_eq!(h.tolerance(), Duration::from_secs(300));
+    let (header, id) = h.client_id().unwrap();
+    assert_eq!(
+        (header.as_str(), id),
+        ("x-client-id", &b"everbright-prod"[..])
+    );
+    assert_eq!(h.selector_header().as_str(), "x-signature");
+    let Scheme::Hmac(sw) = &c.credentials[1].scheme else {
+        panic!()
+    };
+    assert_eq!(sw.selector_header().as_str(), "webhook-signature");
+    let Scheme::SigV4(v) = &c.credentials[2].scheme else {
+        panic!()
+    };
+    assert_eq!(v.access_key_id(), "AKIDEXAMPLE");
+    assert_eq!(v.tolerance(), Duration::from_secs(120));
+}
+
+#[test]
+fn signed_scheme_errors_name_their_keys() {
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "a"
+scheme = "hmac-sha256"
+preset = "standard-webhooks"
+client_secret = "not-whsec"
+encoding = "base64"
+[[credentials]]
+name = "b"
+scheme = "hmac-sha256"
+client_secret = "s"
+encoding = "base32"
+preset = "gitlab"
+[[credentials]]
+name = "c"
+scheme = "aws-sigv4"
+access_key_id = "AKID EXAMPLE"
+secret_access_key = "s"
+region = "us-east-1"
+[[credentials]]
+name = "d"
+scheme = "hmac-sha256"
+"#;
+    let errs = errors(text);
+    assert_has(
+        &errs,
+        "credentials[0].encoding: cannot be combined with `preset`",
+    );
+    assert_has(
+        &errs,
+        "credentials[1].encoding: expected \"hex\" or \"base64\"",
+    );
+    assert_has(
+        &errs,
+        "credentials[1].preset: expected \"standard-webhooks\" or \"github\"",
+    );
+    assert_has(&errs, "credentials[2].service: is required");
+    assert_has(&errs, "credentials[3].client_secret: is required");
+
+    let whsec = errors(
+        "[kafka]\nbrokers = \"b:9092\"\n[[credentials]]\nname = \"a\"\nscheme = \"hmac-sha256\"\npreset = \"standard-webhooks\"\nclient_secret = \"not-whsec\"\n",
+    );
+    assert_has(&whsec, "credentials[0].client_secret:");
+    let akid = errors(
+        "[kafka]\nbrokers = \"b:9092\"\n[[credentials]]\nname = \"c\"\nscheme = \"aws-sigv4\"\naccess_key_id = \"AKID EXAMPLE\"\nsecret_access_key = \"s\"\nregion = \"us-east-1\"\nservice = \"execute-api\"\n",
+    );
+    assert_has(&akid, "credentials[0].access_key_id:");
+}
+
+#[test]
+fn org_specific_hmac_credentials_are_told_apart_by_client_id() {
+    let cred = |name: &str, id: Option<&str>| {
+        let id = id
+            .map(|i| format!("client_id = \"{i}\"\n"))
+            .unwrap_or_default();
+        format!(
+            "[[credentials]]\nname = \"{name}\"\nscheme = \"hmac-sha256\"\n{id}client_secret = \"s-{name}\"\n"
+        )
+    };
+    let base = "[kafka]\nbrokers = \"b:9092\"\n";
+    assert!(
+        parse(&format!(
+            "{base}{}{}",
+            cred("acme", Some("acme")),
+            cred("sunco", Some("sunco"))
+        ))
+        .is_ok()
+    );
+    assert_has(
+        &errors(&format!(
+            "{base}{}{}",
+            cred("acme", Some("same")),
+            cred("sunco", Some("same"))
+        )),
+        "credentials[1]: cannot be told apart from credentials[0] (\"acme\") for some events: give them different client ids",
+    );
+    assert_has(
+        &errors(&format!(
+            "{base}{}{}",
+            cred("acme", None),
+            cred("sunco", None)
+        )),
+        "credentials[1]: cannot be told apart",
+    );
+}

@@ -107,7 +107,7 @@ impl Attributes<'_> {
         if let Some(org) = self.organization {
             f("organization", text(org));
         }
-        f("bodysha256", owned(hex(&self.body_sha256)));
+        f("bodysha256", owned(hex::encode(self.body_sha256)));
         if self.normalized {
             f("normalized", Value::Bool(true));
         }
@@ -182,15 +182,4 @@ fn text(v: &str) -> Value<'_> {
 fn push_json_str(out: &mut Vec<u8>, s: &str) {
     // Writing a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
 }

@@ -29,7 +29,7 @@ fn incoming(body: &[u8]) -> Incoming<'_> {
 }
 
 fn sha256_hex(body: &[u8]) -> String {
-    cloudevents::hex(&Sha256::digest(body))
+    hex::encode(Sha256::digest(body))
 }
 
 #[test]

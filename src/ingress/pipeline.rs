@@ -35,6 +35,9 @@ pub struct Answer {
     pub delivery: Delivery,
     /// Set when the record is a dead letter (answered 202).
     pub dead_letter: Option<Reason>,
+    /// Whether this answer was replayed from the cache for an identical signed
+    /// request, without a second record.
+    pub replayed: bool,
 }
 
 #[derive(Serialize)]
@@ -142,7 +145,7 @@ fn log(
         Ok(a) => tracing::info!(
             event, %method, status, credential, duration_ms,
             id = %a.id, topic = a.topic, partition = a.delivery.partition, offset = a.delivery.offset,
-            deadletter = a.dead_letter.map(Reason::as_str),
+            deadletter = a.dead_letter.map(Reason::as_str), replayed = a.replayed,
             "webhook published"
         ),
         Err(r) if r.is_server_fault() => tracing::error!(
@@ -231,6 +234,16 @@ async fn accept<'a, B: RequestBody>(
         })?;
     let credential = authenticated.credential;
     trail.credential = Some(&credential.name);
+    if let Some(key) = authenticated.replay
+        && let Some((seen, answer)) = state.replay().get(&key.tag, received)
+        && seen == event
+    {
+        metrics.replays.with_label_values(&[&credential.name]).inc();
+        return Ok(Answer {
+            replayed: true,
+            ..answer
+        });
+    }
 
     let id = Uuid::now_v7();
     let envelope = app.envelope.build(&Incoming {
@@ -298,12 +311,19 @@ async fn accept<'a, B: RequestBody>(
             .with_label_values(&[event.slug(), reason.as_str()])
             .inc(),
     }
-    Ok(Answer {
+    let answer = Answer {
         id,
         topic: topic.to_string(),
         delivery,
         dead_letter: envelope.dead_letter,
-    })
+        replayed: false,
+    };
+    if let Some(key) = authenticated.replay {
+        state
+            .replay()
+            .insert(key.tag, (event, answer.clone()), key.until);
+    }
+    Ok(answer)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes or more than `timeout`.

@@ -475,3 +475,80 @@ async fn over_max_inflight_is_503_at_once_and_draining_is_503() {
     );
     assert_eq!(fake.records().len(), 1);
 }
+
+const SIGNED: &str = r#"
+[kafka]
+brokers = "unused:9092"
+[[credentials]]
+name = "engine-hmac"
+scheme = "hmac-sha256"
+client_id = "everbright"
+client_secret = "hmac-secret"
+timestamp_header = "X-Timestamp"
+"#;
+
+fn signed(state: &State, body: &str) -> Request<Full<Bytes>> {
+    let app = state.app();
+    let crate::auth::Scheme::Hmac(h) = &app.auth.credentials()[0].scheme else {
+        unreachable!("SIGNED has one hmac credential")
+    };
+    let mut b = post("/everbright/stage-transition");
+    for (k, v) in h.sign(body.as_bytes(), std::time::SystemTime::now()) {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+#[tokio::test]
+async fn an_identical_signed_request_is_answered_again_without_a_second_record() {
+    let fake = FakePublisher::new(Behaviour::Ack);
+    let state = state_with(fake.clone(), SIGNED);
+    let first = signed(&state, &payload());
+    let again = first.clone();
+    let (s1, _, b1) = json(handle(&state, first).await).await;
+    let (s2, _, b2) = json(handle(&state, again).await).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(b1, b2, "the replay gets the original answer");
+    assert_eq!(fake.records().len(), 1);
+    assert_eq!(
+        state
+            .metrics
+            .replays
+            .with_label_values(&["engine-hmac"])
+            .get(),
+        1
+    );
+    // A different body is a different signature: processed normally.
+    let other = signed(&state, &payload().replace("APPROVED", "REJECTED"));
+    assert_eq!(handle(&state, other).await.status(), StatusCode::OK);
+    assert_eq!(fake.records().len(), 2);
+}
+
+#[tokio::test]
+async fn a_request_that_was_not_acked_is_processed_again() {
+    let fake = FakePublisher::new(Behaviour::Fail(PublishError::QueueFull));
+    let state = state_with(fake.clone(), SIGNED);
+    let first = signed(&state, &payload());
+    let again = first.clone();
+    assert_eq!(
+        handle(&state, first).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        handle(&state, again).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        fake.records().len(),
+        2,
+        "no answer was cached, so both were tried"
+    );
+    assert_eq!(
+        state
+            .metrics
+            .replays
+            .with_label_values(&["engine-hmac"])
+            .get(),
+        0
+    );
+}

@@ -9,3 +9,4 @@ mod limits;
 mod outage;
 mod publish;
 mod shutdown;
+mod signed;

@@ -1,0 +1,93 @@
+//! Reads records from a topic and prints them: key, headers, and the value (pretty
+//! JSON when it is JSON). A plain Kafka consumer, independent of hookbridge's own code,
+//! used by `scripts/demo.sh` to show what downstream services receive.
+//!
+//! ```text
+//! cargo run --example tail -- --brokers 127.0.0.1:9092 --topic everbright.production.milestone-status-change --count 1
+//! ```
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// Print the records of a Kafka topic.
+#[derive(Parser)]
+struct Args {
+    /// Bootstrap brokers.
+    #[arg(long)]
+    brokers: String,
+    /// The topic to read from its beginning.
+    #[arg(long)]
+    topic: String,
+    /// Stop after this many records.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 20)]
+    timeout: u64,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set("group.id", "hookbridge-tail")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let metadata = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == args.topic)
+        .map_or(0, |t| t.partitions().len());
+    if partitions == 0 {
+        return Err(format!("topic {} not found", args.topic).into());
+    }
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment.add_partition_offset(&args.topic, i32::try_from(p)?, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let mut seen = 0;
+    while seen < args.count {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {seen} of {} records within {} s",
+                args.count, args.timeout
+            )
+            .into());
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = message?;
+        seen += 1;
+        println!(
+            "--- {} partition {} offset {}",
+            m.topic(),
+            m.partition(),
+            m.offset()
+        );
+        println!(
+            "key: {}",
+            m.key().map_or("(none)".into(), String::from_utf8_lossy)
+        );
+        for h in m.headers().iter().flat_map(|h| h.iter()) {
+            println!(
+                "header {}: {}",
+                h.key,
+                String::from_utf8_lossy(h.value.unwrap_or_default())
+            );
+        }
+        let value = m.payload().unwrap_or_default();
+        match serde_json::from_slice::<serde_json::Value>(value) {
+            Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
+            Err(_) => println!("{}", String::from_utf8_lossy(value)),
+        }
+    }
+    Ok(())
+}

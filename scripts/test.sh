@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone of this repository on a Debian machine
+# with the Rust toolchain: installs what it needs into .tools/, lints, then runs the
+# unit, handler and integration tests (each integration test starts its own tansu
+# broker) and the doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TANSU_BIN=$(scripts/install-tools.sh)
+export TANSU_BIN
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "==> cargo test"
+cargo test --locked --all-targets
+cargo test --locked --doc
+echo "==> all tests passed"

@@ -1,0 +1,92 @@
+//! What a verified signature yields, and the few primitives both signature schemes
+//! ([`hmac`](super::hmac) and [`sigv4`](super::sigv4)) share to get there: HMAC-SHA256,
+//! decoding a hex 32-byte tag, and the symmetric time window.
+//!
+//! It deliberately holds no policy: which bytes are signed, which headers carry what and
+//! which errors are reported belong to each scheme's module.
+
+use std::time::{Duration, SystemTime};
+
+use hmac::Mac;
+use sha2::Sha256;
+
+/// A request whose signature checked out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The time the sender signed at (the signed timestamp), already checked to lie
+    /// within the credential's tolerance of the verifier's clock. `None` for a body-only
+    /// HMAC, which carries no timestamp.
+    pub signed_at: Option<SystemTime>,
+    /// The verified MAC or signature bytes. Identical retries of one signed request
+    /// carry the same tag, so it keys the replay cache.
+    pub tag: [u8; 32],
+}
+
+/// HMAC-SHA256 of the concatenation of `parts` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // Invariant: HMAC accepts keys of any length (long keys are hashed, short ones
+    // padded), so `new_from_slice` cannot fail.
+    let mut mac =
+        <::hmac::Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether `signed_at` lies within `tolerance` of `now`, in either direction
+/// (a boundary value is inside).
+pub(crate) fn within_tolerance(
+    signed_at: SystemTime,
+    now: SystemTime,
+    tolerance: Duration,
+) -> bool {
+    let skew = match now.duration_since(signed_at) {
+        Ok(behind) => behind,
+        Err(ahead) => ahead.duration(),
+    };
+    skew <= tolerance
+}
+
+/// Decodes exactly 64 hex digits (either case) into a 32-byte tag.
+pub(crate) fn hex_decode_32(text: &[u8]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn hex_round_trips_and_refuses_bad_digits() {
+        let tag: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let text = hex::encode(tag);
+        assert_eq!(hex_decode_32(text.as_bytes()), Some(tag));
+        assert_eq!(hex_decode_32(text.to_uppercase().as_bytes()), Some(tag));
+        assert_eq!(hex_decode_32(&text.as_bytes()[1..]), None);
+        let mut bad = text.into_bytes();
+        bad[10] = b'g';
+        assert_eq!(hex_decode_32(&bad), None);
+    }
+
+    #[test]
+    fn the_window_is_closed_at_both_ends() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let tol = Duration::from_secs(300);
+        assert!(within_tolerance(t, t + tol, tol));
+        assert!(within_tolerance(t, t - tol, tol));
+        assert!(!within_tolerance(t, t + tol + Duration::from_secs(1), tol));
+        assert!(!within_tolerance(t, t - tol - Duration::from_secs(1), tol));
+    }
+}
