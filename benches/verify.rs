@@ -8,8 +8,10 @@
 //!
 //! `cargo bench --bench verify -- --warm-up-time 1 --measurement-time 3`
 
+mod support;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use hookbridge::auth::hmac::{Hmac, HmacSettings};
@@ -138,41 +140,23 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// Median over rounds of (batch time of `work`) / (batch time of the SHA-256 baseline),
-/// the two batches run back to back in each round.
-fn paired_ratio(f: &Fixture, work: fn(&Fixture)) -> f64 {
-    const ROUNDS: usize = 301;
-    const BATCH: usize = 40;
-    let time = |run: fn(&Fixture)| {
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            run(f);
-        }
-        start.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let baseline = time(Fixture::sha256);
-            time(work) / baseline
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ROUNDS / 2]
+fn paired(f: &Fixture, work: fn(&Fixture)) -> f64 {
+    support::paired_ratio(40, &|| f.sha256(), &|| work(f))
 }
 
 fn paired_ratios() {
     println!(
         "\npaired ratios to SHA-256 of the same body (median of {} rounds):",
-        301
+        support::ROUNDS
     );
     for size in SIZES {
         let f = Fixture::new(size);
         println!(
             "  {:>5} B: hmac {:.2}  sigv4 {:.2}  sigv4-uncached-keys {:.2}",
             size,
-            paired_ratio(&f, Fixture::hmac),
-            paired_ratio(&f, Fixture::sigv4),
-            paired_ratio(&f, Fixture::sigv4_uncached_keys),
+            paired(&f, Fixture::hmac),
+            paired(&f, Fixture::sigv4),
+            paired(&f, Fixture::sigv4_uncached_keys),
         );
     }
 }
@@ -182,8 +166,7 @@ criterion_group!(benches, bench);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // `cargo bench` passes --bench; `cargo test --benches` does not and only smoke-tests.
-    if std::env::args().any(|a| a == "--bench") {
+    if support::benchmarking() {
         paired_ratios();
     }
 }

@@ -88,6 +88,12 @@ impl App {
                 mode: config.kafka.envelope,
                 lenient_literals: config.payload.lenient_literals,
                 site_pointers: config.payload.site_pointers,
+                xml: envelope::xml::XmlOptions {
+                    infer_types: config.payload.xml_infer_types,
+                },
+                form: envelope::form::FormOptions {
+                    json_fields: config.payload.form_json_fields,
+                },
             },
             capture_headers: config.payload.capture_headers,
             auth: Authenticator::new(config.credentials),

@@ -1,13 +1,18 @@
-//! From a verified webhook body to a Kafka record: lenient JSON, the site UUID, and
-//! the CloudEvents envelope. Pure: no I/O, no clock (the receive time is passed in).
+//! From a verified webhook body to a Kafka record: the body's format (JSON, or XML
+//! and form-urlencoded converted to JSON), lenient JSON, the site UUID, and the
+//! CloudEvents envelope. Pure: no I/O, no clock (the receive time is passed in).
 //!
 //! A body that cannot be used — not JSON, or without a valid site UUID — still becomes
 //! a record: a dead letter carrying the raw bytes, so that nothing an authenticated
 //! sender delivered is lost.
 
 pub mod cloudevents;
+pub mod form;
+pub mod format;
 mod lenient;
 mod site;
+mod tree;
+pub mod xml;
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -16,6 +21,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use cloudevents::{Attributes, Data, STRUCTURED_CONTENT_TYPE};
+pub use format::Format;
 pub use site::{Document, Found, Pointer, PointerError, SitePointers};
 
 use crate::everbright::{Environment, Event};
@@ -75,6 +81,10 @@ pub struct Settings {
     pub lenient_literals: bool,
     /// Where the site UUID is looked for, per event.
     pub site_pointers: SitePointers,
+    /// How XML bodies become JSON.
+    pub xml: xml::XmlOptions,
+    /// How form-urlencoded bodies become JSON.
+    pub form: form::FormOptions,
 }
 
 /// A verified webhook, as the envelope needs it.
@@ -132,27 +142,51 @@ impl Settings {
             data_content_type: Some("application/json"),
         };
         let body = incoming.body;
-        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let Ok(text) = std::str::from_utf8(body) else {
-            return self.dead_letter(attributes, incoming, Reason::InvalidJson);
-        };
-        let rewritten: Option<String>;
-        let (text, doc, normalized) = match Document::parse(text) {
-            Ok(doc) => (text, doc, false),
-            Err(_) => {
-                // Valid JSON cannot hold a Python literal outside a string, so the
-                // rewrite is only tried on bodies that failed to parse.
-                rewritten = self
-                    .lenient_literals
-                    .then(|| lenient::rewrite(body))
-                    .flatten()
-                    .and_then(|bytes| String::from_utf8(bytes).ok());
-                match rewritten.as_deref().map(|t| (t, Document::parse(t))) {
-                    Some((text, Ok(doc))) => (text, doc, true),
-                    _ => return self.dead_letter(attributes, incoming, Reason::InvalidJson),
+        let converted: Option<String>;
+        let (text, doc, normalized, original_content_type) =
+            match format::detect(incoming.content_type, body) {
+                Format::Json => {
+                    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+                    let Ok(text) = std::str::from_utf8(body) else {
+                        return self.dead_letter(attributes, incoming, Reason::InvalidJson);
+                    };
+                    match Document::parse(text) {
+                        Ok(doc) => (text, doc, false, None),
+                        Err(_) => {
+                            // Valid JSON cannot hold a Python literal outside a string,
+                            // so the rewrite is only tried on bodies that failed to parse.
+                            converted = self
+                                .lenient_literals
+                                .then(|| lenient::rewrite(body))
+                                .flatten()
+                                .and_then(|bytes| String::from_utf8(bytes).ok());
+                            match converted.as_deref().map(|t| (t, Document::parse(t))) {
+                                Some((text, Ok(doc))) => (text, doc, true, None),
+                                _ => {
+                                    return self.dead_letter(attributes, incoming, Reason::InvalidJson);
+                                }
+                            }
+                        }
+                    }
                 }
-            }
-        };
+                format @ (Format::Xml | Format::Form) => {
+                    let (json, reason, media_type) = match format {
+                        Format::Xml => (xml::to_json(body, &self.xml).ok(), Reason::InvalidXml, "application/xml"),
+                        _ => (
+                            form::to_json(body, &self.form).ok(),
+                            Reason::InvalidForm,
+                            "application/x-www-form-urlencoded",
+                        ),
+                    };
+                    converted = json.and_then(|bytes| String::from_utf8(bytes).ok());
+                    match converted.as_deref().map(|t| (t, Document::parse(t))) {
+                        Some((text, Ok(doc))) => {
+                            (text, doc, false, Some(incoming.content_type.unwrap_or(media_type)))
+                        }
+                        _ => return self.dead_letter(attributes, incoming, reason),
+                    }
+                }
+            };
         let site = match doc.uuid(self.site_pointers.get(incoming.event)) {
             Found::Uuid(site) => site,
             Found::Invalid => return self.dead_letter(attributes, incoming, Reason::InvalidSite),
@@ -168,6 +202,7 @@ impl Settings {
             quote: quote.as_deref(),
             status: status.as_deref(),
             normalized,
+            original_content_type,
             ..attributes
         };
         let data = text.trim_matches(JSON_WHITESPACE);

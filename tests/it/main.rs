@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod formats;
 mod limits;
 mod outage;
 mod publish;

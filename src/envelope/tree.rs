@@ -1,0 +1,176 @@
+//! The ordered JSON tree both converters build, and its compact writer.
+//!
+//! `serde_json::Value` sorts object members (without its `preserve_order`
+//! feature), but converted payloads must keep the member order of the source
+//! document, so the converters build this small tree and write it out
+//! themselves. It does not parse JSON and holds no numbers but digits that the
+//! producer already checked against the JSON number grammar.
+
+/// A JSON value whose objects keep their members in insertion order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    Null,
+    Bool(bool),
+    /// Digits that match the JSON number grammar, written as they are.
+    Number(String),
+    String(String),
+    /// Valid, compact JSON text written as it is (an embedded form field).
+    Raw(String),
+    Array(Vec<Node>),
+    /// Members in document order; producers guarantee unique names.
+    Object(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// Appends the compact JSON text of this value to `out`.
+    ///
+    /// Recursion follows the tree's depth, which both producers bound by
+    /// their `MAX_DEPTH` limits, so the stack use is bounded too.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Null => out.extend_from_slice(b"null"),
+            Node::Bool(true) => out.extend_from_slice(b"true"),
+            Node::Bool(false) => out.extend_from_slice(b"false"),
+            Node::Number(digits) | Node::Raw(digits) => out.extend_from_slice(digits.as_bytes()),
+            Node::String(text) => write_string(text, out),
+            Node::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+            Node::Object(members) => {
+                out.push(b'{');
+                for (i, (name, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_string(name, out);
+                    out.push(b':');
+                    value.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// The compact JSON text of this value.
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        out
+    }
+}
+
+/// Writes `text` as a JSON string, escaping exactly as `serde_json` does
+/// (short escapes where JSON has them, `\u00xx` for other control characters,
+/// everything else verbatim), so output is byte-identical to what a
+/// `serde_json` round trip of the same value would produce.
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let short = match byte {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short == 0 {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        } else {
+            out.push(b'\\');
+            out.push(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// An independent writer for expected values in tests: strings and names
+/// go through `serde_json`, so a slip in [`write_string`] cannot hide.
+#[cfg(test)]
+pub(crate) fn reference_json(node: &Node) -> String {
+    let string = |text: &str| serde_json::to_string(text).expect("a str always serializes");
+    match node {
+        Node::Null => "null".to_owned(),
+        Node::Bool(value) => value.to_string(),
+        Node::Number(text) | Node::Raw(text) => text.clone(),
+        Node::String(text) => string(text),
+        Node::Array(items) => {
+            let items: Vec<String> = items.iter().map(reference_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        Node::Object(members) => {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(name, value)| format!("{}:{}", string(name), reference_json(value)))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+    }
+}
+
+/// Whether `bytes` are one valid JSON text. Checked as a `RawValue`, not a
+/// `serde_json::Value`: with the `raw_value` feature on, `Value` reads an
+/// object whose first member is named `$serde_json::private::RawValue` as
+/// the JSON inside that member's string, so it would misjudge valid output.
+#[cfg(test)]
+pub(crate) fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<&serde_json::value::RawValue>(bytes).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() {
+        let samples = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}",
+            "é ✓ 😀 \u{2028}",
+        ];
+        for sample in samples {
+            let ours = Node::String(sample.to_owned()).to_json();
+            let theirs = serde_json::to_vec(sample).expect("a str always serializes");
+            assert_eq!(ours, theirs, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn objects_keep_member_order() {
+        let node = Node::Object(vec![
+            ("z".into(), Node::Null),
+            ("a".into(), Node::Bool(true)),
+            (
+                "m".into(),
+                Node::Array(vec![
+                    Node::Number("-1.50".into()),
+                    Node::Raw("{\"b\":1}".into()),
+                ]),
+            ),
+        ]);
+        assert_eq!(
+            node.to_json(),
+            br#"{"z":null,"a":true,"m":[-1.50,{"b":1}]}"#.to_vec()
+        );
+    }
+}
