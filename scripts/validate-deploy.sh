@@ -167,6 +167,19 @@ check_helm_template() {
   helm_template "$WORK/helm-default.yaml"
   helm_template "$WORK/helm-full.yaml" -f "$CHART/ci/full-values.yaml" "${CRD_API_VERSIONS[@]}"
   helm_template "$WORK/helm-production.yaml" -f "$CHART/examples/production-values.yaml" "${CRD_API_VERSIONS[@]}"
+  # The commands of docs/kubernetes.md (step 4, and its Amazon MSK variant).
+  local prod=(-f "$CHART/examples/production-values.yaml" "${CRD_API_VERSIONS[@]}"
+    --set image.repository=registry.example.com/platform/hookbridge --set image.tag=0.1.0
+    --set 'ingress.hosts={hooks.example.com}'
+    --set 'ingress.tls[0].secretName=hooks-example-com-tls' --set 'ingress.tls[0].hosts={hooks.example.com}'
+    --set metrics.serviceMonitor.labels.release=kube-prometheus-stack
+    --set metrics.prometheusRule.labels.release=kube-prometheus-stack)
+  helm_template "$WORK/docs-step4.yaml" "${prod[@]}"
+  helm_template "$WORK/docs-msk.yaml" "${prod[@]}" \
+    --set config.kafka.brokers='b-1.c.kafka.r.amazonaws.com:9096\,b-2.c.kafka.r.amazonaws.com:9096' \
+    --set kafka.sasl.usernameKey=username --set kafka.tls.caSecret= \
+    --set kafkaTopics.enabled=false --set networkPolicy.kafka.port=9096 \
+    --set-json 'networkPolicy.kafka.to=[]'
   # The chart's defaults with the optional monitoring objects, to compare with deploy/.
   helm_template "$WORK/helm-monitoring.yaml" --set metrics.grafanaDashboard.enabled=true \
     --api-versions monitoring.coreos.com/v1
@@ -174,7 +187,8 @@ check_helm_template() {
   for f in default full production monitoring; do
     printf '    helm-%s.yaml: %s objects\n' "$f" "$(grep -c '^kind:' "$WORK/helm-$f.yaml")"
   done
-  "$PY" "$CHECKS" toml-check "$WORK/helm-default.yaml" "$WORK/helm-full.yaml" "$WORK/helm-production.yaml"
+  "$PY" "$CHECKS" toml-check "$WORK/helm-default.yaml" "$WORK/helm-full.yaml" "$WORK/helm-production.yaml" \
+    "$WORK/docs-step4.yaml" "$WORK/docs-msk.yaml"
   if grep -q 'kind: ServiceMonitor' "$WORK/helm-default.yaml"; then
     echo "a ServiceMonitor was rendered without monitoring.coreos.com/v1" >&2
     return 1
