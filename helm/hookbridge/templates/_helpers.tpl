@@ -30,12 +30,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "hookbridge.labels" -}}
 helm.sh/chart: {{ include "hookbridge.chart" . }}
 {{ include "hookbridge.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "hookbridge.versionLabel" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: hookbridge
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* The image tag as a label value (at most 63 characters). */}}
+{{- define "hookbridge.versionLabel" -}}
+{{- .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | trimSuffix "." | quote }}
 {{- end }}
 
 {{- define "hookbridge.serviceAccountName" -}}
