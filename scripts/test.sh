@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone of this repository on a Debian machine
-# with the Rust toolchain: installs what it needs into .tools/, lints, then runs the
-# unit, handler and integration tests (each integration test starts its own tansu
-# broker) and the doc tests.
+# with the Rust toolchain: installs what it needs into .tools/, lints, runs the unit,
+# handler and integration tests (each integration test starts its own tansu broker)
+# and the doc tests, then validates the deployment artifacts (Helm chart, manifests,
+# alerts, dashboard, Dockerfile, scripts) offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +17,6 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked --all-targets
 cargo test --locked --doc
+echo "==> deployment artifacts"
+scripts/validate-deploy.sh
 echo "==> all tests passed"
