@@ -26,10 +26,30 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<u8>, Vec<u8>)> {
         .into_bytes();
     let contract = read("json/contract-status-change.json");
     vec![
-        ("json-strict", "application/json", contract.clone(), contract),
-        ("json-python-literals", "application/json", milestone, strict_milestone.clone()),
-        ("xml", "application/xml", read("xml/milestone-status-change.xml"), strict_milestone.clone()),
-        ("form", "application/x-www-form-urlencoded", read("form/milestone-status-change.txt"), strict_milestone),
+        (
+            "json-strict",
+            "application/json",
+            contract.clone(),
+            contract,
+        ),
+        (
+            "json-python-literals",
+            "application/json",
+            milestone,
+            strict_milestone.clone(),
+        ),
+        (
+            "xml",
+            "application/xml",
+            read("xml/milestone-status-change.xml"),
+            strict_milestone.clone(),
+        ),
+        (
+            "form",
+            "application/x-www-form-urlencoded",
+            read("form/milestone-status-change.txt"),
+            strict_milestone,
+        ),
     ]
 }
 
@@ -87,7 +107,10 @@ fn paired_ratios() {
         let baseline = || parse_value(&strict);
         let s = support::paired_ratio(20, &baseline, &|| build(&structured, content_type, &body));
         let b = support::paired_ratio(20, &baseline, &|| build(&binary, content_type, &body));
-        println!("  {name:>22} ({:>5} B): structured {s:.2}  binary {b:.2}", body.len());
+        println!(
+            "  {name:>22} ({:>5} B): structured {s:.2}  binary {b:.2}",
+            body.len()
+        );
     }
 }
 

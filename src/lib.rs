@@ -21,7 +21,7 @@
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`shutdown`]: the signal to stop.
-//! - [`app`]: the state a request works with, swapped whole on reload.
+//! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 
 #![forbid(unsafe_code)]
@@ -35,6 +35,7 @@ pub mod everbright;
 pub mod ingress;
 pub mod metrics;
 pub mod publish;
+pub mod reload;
 pub mod sender;
 pub mod shutdown;
 
@@ -77,45 +78,56 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Runs hookbridge with a Kafka producer until `shutdown` resolves, then drains and
-/// flushes.
+/// Runs hookbridge with a Kafka producer until `shutdown` resolves: readiness turns
+/// off, the listener closes, requests in flight finish within `server.shutdown_grace`,
+/// and the producer is flushed. A config read from a file (see
+/// [`Config::load`]) is reloaded live on SIGHUP and when its files change.
 pub async fn run(
     listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::new());
-    let probe_topic = config.deadletter_topic(
-        config
-            .credentials
-            .first()
-            .map_or(everbright::Environment::Production, |c| c.environment),
-        everbright::Event::ALL[0],
-    );
-    let publisher =
-        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic).map_err(Error::Kafka)?;
-    serve(listeners, config, Arc::new(publisher), metrics, shutdown).await;
-    Ok(())
-}
-
-/// Runs hookbridge publishing through `publisher` (the seam tests use) until
-/// `shutdown` resolves: readiness turns off, the listener closes, requests in flight
-/// finish within `server.shutdown_grace`, and the publisher is flushed.
-pub async fn serve(
-    listeners: Listeners,
-    config: Config,
-    publisher: Arc<dyn Publish>,
-    metrics: Arc<Metrics>,
-    shutdown: impl Future<Output = ()>,
-) {
+    let connect: Arc<reload::Connect> = {
+        let metrics = metrics.clone();
+        Arc::new(move |config: &Config| {
+            let probe_topic = config.deadletter_topic(
+                config
+                    .credentials
+                    .first()
+                    .map_or(everbright::Environment::Production, |c| c.environment),
+                everbright::Event::ALL[0],
+            );
+            KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic)
+                .map(|p| Arc::new(p) as Arc<dyn Publish>)
+                .map_err(Error::Kafka)
+        })
+    };
+    let publisher = connect(&config)?;
     let flush_timeout = config.kafka.ack_timeout;
+    let origin = config.origin.clone();
+    let running = reload::Running::of(&config);
     let app = App::new(config, publisher, &metrics);
     metrics.config_last_reload_success.set(unix_now());
     let state = Arc::new(State::new(app, metrics));
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = tokio::spawn(admin::serve(listeners.admin, state.clone(), async {
-        let _ = admin_stopped.await;
-    }));
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let admin = tokio::spawn(admin::serve(listeners.admin, state.clone(), stopped()));
+    let reloader = origin.map(|origin| {
+        tokio::spawn(reload::watch(
+            state.clone(),
+            origin,
+            running,
+            connect,
+            stopped(),
+        ))
+    });
 
     let draining = {
         let state = state.clone();
@@ -125,15 +137,19 @@ pub async fn serve(
         }
     };
     ingress::serve(listeners.webhook, state.clone(), draining).await;
+    let _ = stop.send(true);
+    if let Some(reloader) = reloader {
+        let _ = reloader.await;
+    }
 
     let publisher = state.app().publisher.clone();
     let _ = tokio::task::spawn_blocking(move || publisher.flush(flush_timeout)).await;
     tracing::info!("producer flushed, stopping");
-    let _ = stop_admin.send(());
     let _ = admin.await;
+    Ok(())
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

@@ -60,7 +60,8 @@ const EX_SOFTWARE: u8 = 70;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let config = match Config::load(&cli.config, &|name| std::env::var(name).ok()) {
+    let env = std::sync::Arc::new(|name: &str| std::env::var(name).ok());
+    let config = match Config::load(&cli.config, env) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{}: {errors}", cli.config.display());

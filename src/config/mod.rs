@@ -17,6 +17,7 @@ mod sections;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
@@ -24,7 +25,12 @@ use http::HeaderName;
 use crate::auth::{Credential, Secret};
 use crate::envelope::{self, SitePointers};
 use crate::everbright::{Environment, Event};
+use crate::reload::Origin;
 use read::{Ctx, Section};
+
+/// How `{ env = "VAR" }` secrets are looked up: injected, so that tests never touch
+/// the process environment.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// The whole validated configuration.
 #[derive(Debug)]
@@ -41,6 +47,9 @@ pub struct Config {
     pub credentials: Vec<Credential>,
     /// The secret files the config read (`{ file = … }`), watched for live reload.
     pub secret_files: Vec<PathBuf>,
+    /// Where the config was read from (`None` when parsed from a string): what a
+    /// live reload reads again.
+    pub origin: Option<Origin>,
 }
 
 /// `[server]`.
@@ -67,7 +76,7 @@ pub struct Server {
 }
 
 /// `[kafka]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Kafka {
     /// The bootstrap broker list.
     pub brokers: String,
@@ -84,7 +93,7 @@ pub struct Kafka {
 }
 
 /// A `[kafka.properties]` value: plain, or a secret resolved from env or file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PropertyValue {
     /// A value that may be logged.
     Plain(String),
@@ -156,7 +165,8 @@ impl std::error::Error for ConfigErrors {}
 impl Config {
     /// Reads and validates the file at `path`. Relative `{ file = … }` paths are
     /// resolved against the file's directory; `env` looks up `{ env = … }` variables.
-    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+    /// The config remembers both, for live reload.
+    pub fn load(path: &Path, env: Env) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 path: String::new(),
@@ -164,7 +174,18 @@ impl Config {
             }])
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, dir, env)
+        let (config, digests) = Config::parse_with_digests(&text, dir, &*env)?;
+        let fingerprint = crate::reload::combine(
+            std::iter::once(crate::reload::file_digest(Some(text.as_bytes()))).chain(digests),
+        );
+        Ok(Config {
+            origin: Some(Origin {
+                path: path.to_path_buf(),
+                env,
+                fingerprint,
+            }),
+            ..config
+        })
     }
 
     /// Parses and validates config text.
@@ -173,6 +194,15 @@ impl Config {
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
+        Config::parse_with_digests(text, base_dir, env).map(|(config, _)| config)
+    }
+
+    /// [`Config::parse`], also returning the digests of the secret files as read.
+    fn parse_with_digests(
+        text: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<[u8; 32]>), ConfigErrors> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ConfigErrors(vec![ConfigError {
                 path: String::new(),
@@ -199,6 +229,7 @@ impl Config {
                     payload,
                     credentials,
                     secret_files: Vec::new(),
+                    origin: None,
                 };
                 sections::cross_check(&ctx, &config);
                 credentials::cross_check(&ctx, &config);
@@ -206,12 +237,18 @@ impl Config {
             }
             _ => None,
         };
-        let (errors, secret_files) = ctx.into_parts();
+        let (errors, files) = ctx.into_parts();
         match config {
-            Some(config) if errors.is_empty() => Ok(Config {
-                secret_files,
-                ..config
-            }),
+            Some(config) if errors.is_empty() => {
+                let (secret_files, digests) = files.into_iter().unzip();
+                Ok((
+                    Config {
+                        secret_files,
+                        ..config
+                    },
+                    digests,
+                ))
+            }
             _ => Err(ConfigErrors(errors)),
         }
     }

@@ -20,7 +20,7 @@ pub(super) struct Ctx<'e> {
     errors: RefCell<Vec<ConfigError>>,
     env: &'e dyn Fn(&str) -> Option<String>,
     base_dir: PathBuf,
-    files: RefCell<Vec<PathBuf>>,
+    files: RefCell<Vec<(PathBuf, [u8; 32])>>,
 }
 
 impl<'e> Ctx<'e> {
@@ -40,8 +40,9 @@ impl<'e> Ctx<'e> {
         });
     }
 
-    /// The errors so far, and the secret files that were read.
-    pub(super) fn into_parts(self) -> (Vec<ConfigError>, Vec<PathBuf>) {
+    /// The errors so far, and the secret files that were read with the digests of
+    /// their content.
+    pub(super) fn into_parts(self) -> (Vec<ConfigError>, Vec<(PathBuf, [u8; 32])>) {
         (self.errors.into_inner(), self.files.into_inner())
     }
 
@@ -114,8 +115,10 @@ impl<'e> Ctx<'e> {
             },
             "file" => {
                 let file = self.base_dir.join(name);
-                self.files.borrow_mut().push(file.clone());
-                match std::fs::read(&file) {
+                let read = std::fs::read(&file);
+                let digest = crate::reload::file_digest(read.as_deref().ok());
+                self.files.borrow_mut().push((file.clone(), digest));
+                match read {
                     Ok(mut bytes) => {
                         if bytes.last() == Some(&b'\n') {
                             bytes.pop();

@@ -163,7 +163,11 @@ impl Settings {
                             match converted.as_deref().map(|t| (t, Document::parse(t))) {
                                 Some((text, Ok(doc))) => (text, doc, true, None),
                                 _ => {
-                                    return self.dead_letter(attributes, incoming, Reason::InvalidJson);
+                                    return self.dead_letter(
+                                        attributes,
+                                        incoming,
+                                        Reason::InvalidJson,
+                                    );
                                 }
                             }
                         }
@@ -171,7 +175,11 @@ impl Settings {
                 }
                 format @ (Format::Xml | Format::Form) => {
                     let (json, reason, media_type) = match format {
-                        Format::Xml => (xml::to_json(body, &self.xml).ok(), Reason::InvalidXml, "application/xml"),
+                        Format::Xml => (
+                            xml::to_json(body, &self.xml).ok(),
+                            Reason::InvalidXml,
+                            "application/xml",
+                        ),
                         _ => (
                             form::to_json(body, &self.form).ok(),
                             Reason::InvalidForm,
@@ -180,9 +188,12 @@ impl Settings {
                     };
                     converted = json.and_then(|bytes| String::from_utf8(bytes).ok());
                     match converted.as_deref().map(|t| (t, Document::parse(t))) {
-                        Some((text, Ok(doc))) => {
-                            (text, doc, false, Some(incoming.content_type.unwrap_or(media_type)))
-                        }
+                        Some((text, Ok(doc))) => (
+                            text,
+                            doc,
+                            false,
+                            Some(incoming.content_type.unwrap_or(media_type)),
+                        ),
                         _ => return self.dead_letter(attributes, incoming, reason),
                     }
                 }

@@ -203,11 +203,16 @@ fn with_type<'a>(body: &'a [u8], content_type: Option<&'a str>) -> Incoming<'a> 
 #[test]
 fn xml_and_form_bodies_become_the_same_event_as_json() {
     let s = settings(Mode::Structured);
-    let json = s.build(&incoming(include_bytes!("../../tests/fixtures/json/milestone-status-change.json")));
+    let json = s.build(&incoming(include_bytes!(
+        "../../tests/fixtures/json/milestone-status-change.json"
+    )));
     let xml_body = include_bytes!("../../tests/fixtures/xml/milestone-status-change.xml");
     let form_body = include_bytes!("../../tests/fixtures/form/milestone-status-change.txt");
     let xml = s.build(&with_type(xml_body, Some("application/xml; charset=utf-8")));
-    let form = s.build(&with_type(form_body, Some("application/x-www-form-urlencoded")));
+    let form = s.build(&with_type(
+        form_body,
+        Some("application/x-www-form-urlencoded"),
+    ));
     let sniffed = s.build(&with_type(xml_body, None));
     let parse = |e: &Envelope| serde_json::from_slice::<Value>(&e.value).unwrap();
     let (j, x, f, n) = (parse(&json), parse(&xml), parse(&form), parse(&sniffed));
@@ -217,10 +222,16 @@ fn xml_and_form_bodies_become_the_same_event_as_json() {
         }
         assert_eq!(v["datacontenttype"], "application/json", "{name}");
         assert!(v.get("normalized").is_none(), "{name}");
-        assert_eq!(v["data"]["tasks"][1]["sub_tasks"][0]["data"]["documents"][0]["uuid"], "189bd7c0-2e6f-45cb-a00e-33ca4fe297d2");
+        assert_eq!(
+            v["data"]["tasks"][1]["sub_tasks"][0]["data"]["documents"][0]["uuid"],
+            "189bd7c0-2e6f-45cb-a00e-33ca4fe297d2"
+        );
     }
     assert_eq!(x["originalcontenttype"], "application/xml; charset=utf-8");
-    assert_eq!(f["originalcontenttype"], "application/x-www-form-urlencoded");
+    assert_eq!(
+        f["originalcontenttype"],
+        "application/x-www-form-urlencoded"
+    );
     assert_eq!(n["originalcontenttype"], "application/xml");
     assert!(j.get("originalcontenttype").is_none());
     assert_eq!(x["bodysha256"], json!(sha256_hex(xml_body)));
@@ -228,28 +239,59 @@ fn xml_and_form_bodies_become_the_same_event_as_json() {
     assert_eq!(x["data"]["ready_to_submit"], "True");
     assert_eq!(f["data"]["ready_to_submit"], "true");
 
-    let binary = settings(Mode::Binary).build(&with_type(form_body, Some("application/x-www-form-urlencoded")));
+    let binary = settings(Mode::Binary).build(&with_type(
+        form_body,
+        Some("application/x-www-form-urlencoded"),
+    ));
     let data: Value = serde_json::from_slice(&binary.value).unwrap();
     assert_eq!(data["site"], SITE);
-    assert!(binary.headers.iter().any(|(k, v)| k == "ce_originalcontenttype" && v == b"application/x-www-form-urlencoded"));
+    assert!(
+        binary.headers.iter().any(
+            |(k, v)| k == "ce_originalcontenttype" && v == b"application/x-www-form-urlencoded"
+        )
+    );
 }
 
 #[test]
 fn unconvertible_bodies_are_dead_letters_with_their_reason() {
     let s = settings(Mode::Structured);
     let cases: [(&[u8], &str, Reason); 4] = [
-        (b"<root><site>x</root>", "application/xml", Reason::InvalidXml),
-        (b"<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", "text/xml", Reason::InvalidXml),
-        (b"site=%zz", "application/x-www-form-urlencoded", Reason::InvalidForm),
-        (b"tasks[5][name]=x", "application/x-www-form-urlencoded", Reason::InvalidForm),
+        (
+            b"<root><site>x</root>",
+            "application/xml",
+            Reason::InvalidXml,
+        ),
+        (
+            b"<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>",
+            "text/xml",
+            Reason::InvalidXml,
+        ),
+        (
+            b"site=%zz",
+            "application/x-www-form-urlencoded",
+            Reason::InvalidForm,
+        ),
+        (
+            b"tasks[5][name]=x",
+            "application/x-www-form-urlencoded",
+            Reason::InvalidForm,
+        ),
     ];
     for (body, ct, reason) in cases {
         let e = s.build(&with_type(body, Some(ct)));
-        assert_eq!(e.dead_letter, Some(reason), "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            e.dead_letter,
+            Some(reason),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
         let v: Value = serde_json::from_slice(&e.value).unwrap();
         assert_eq!(v["datacontenttype"], ct);
         assert_eq!(v["deadletterreason"], reason.as_str());
     }
-    let missing = s.build(&with_type(b"<root><name>x</name></root>", Some("application/xml")));
+    let missing = s.build(&with_type(
+        b"<root><name>x</name></root>",
+        Some("application/xml"),
+    ));
     assert_eq!(missing.dead_letter, Some(Reason::MissingSite));
 }

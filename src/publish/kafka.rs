@@ -190,9 +190,22 @@ async fn probe(
     }
 }
 
+/// How long a publisher that is being replaced (after a config reload changed
+/// `[kafka]`) may take to deliver what is still queued.
+const FLUSH_ON_DROP: Duration = Duration::from_secs(5);
+
 impl Drop for KafkaPublisher {
     fn drop(&mut self) {
         self.probe.abort();
+        // Dropping a librdkafka producer blocks (purge, then up to 500 ms): hand the
+        // last reference to a blocking thread, which flushes first.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let current = self.current.clone();
+            runtime.spawn_blocking(move || {
+                let _ = current.load().flush(FLUSH_ON_DROP);
+                drop(current);
+            });
+        }
     }
 }
 

@@ -11,19 +11,39 @@ async fn the_milestone_sample_as_json_xml_and_form_lands_as_the_same_event() {
     let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
     let url = server.url("/everbright/milestone-status-change");
     let bodies = [
-        ("application/json", fixture("json/milestone-status-change.json")),
-        ("application/xml", fixture("xml/milestone-status-change.xml")),
-        ("application/x-www-form-urlencoded", fixture("form/milestone-status-change.txt")),
+        (
+            "application/json",
+            fixture("json/milestone-status-change.json"),
+        ),
+        (
+            "application/xml",
+            fixture("xml/milestone-status-change.xml"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            fixture("form/milestone-status-change.txt"),
+        ),
     ];
     let mut ids = Vec::new();
     for (content_type, body) in &bodies {
         let answer = post(&url, &[("content-type", content_type)], body.clone()).await;
-        assert_eq!(answer.status, StatusCode::OK, "{content_type}: {:?}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{content_type}: {:?}",
+            answer.body
+        );
         ids.push(answer.json()["id"].as_str().unwrap().to_string());
     }
     let records = consume(&broker, "everbright.production.milestone-status-change", 3).await;
     assert_eq!(records.len(), 3);
-    let by_id = |id: &str| records.iter().map(|r| r.json()).find(|ce| ce["id"] == id).unwrap();
+    let by_id = |id: &str| {
+        records
+            .iter()
+            .map(|r| r.json())
+            .find(|ce| ce["id"] == id)
+            .unwrap()
+    };
     let (json, xml, form) = (by_id(&ids[0]), by_id(&ids[1]), by_id(&ids[2]));
     for ce in [&xml, &form] {
         for attribute in ["subject", "siteid", "quoteid", "status", "type", "source"] {
@@ -31,15 +51,32 @@ async fn the_milestone_sample_as_json_xml_and_form_lands_as_the_same_event() {
         }
         assert_eq!(ce["datacontenttype"], "application/json");
         // Equivalent data: the same structure and identifiers (XML text stays text).
-        for pointer in ["/site", "/quote", "/uuid", "/milestone_definition", "/tasks/1/sub_tasks/0/data/documents/0/uuid", "/comments/1/comment"] {
-            assert_eq!(ce["data"].pointer(pointer), json["data"].pointer(pointer), "{pointer}");
+        for pointer in [
+            "/site",
+            "/quote",
+            "/uuid",
+            "/milestone_definition",
+            "/tasks/1/sub_tasks/0/data/documents/0/uuid",
+            "/comments/1/comment",
+        ] {
+            assert_eq!(
+                ce["data"].pointer(pointer),
+                json["data"].pointer(pointer),
+                "{pointer}"
+            );
         }
     }
     assert_eq!(xml["originalcontenttype"], "application/xml");
-    assert_eq!(form["originalcontenttype"], "application/x-www-form-urlencoded");
+    assert_eq!(
+        form["originalcontenttype"],
+        "application/x-www-form-urlencoded"
+    );
     assert!(json.get("originalcontenttype").is_none());
     let keys: Vec<_> = records.iter().map(|r| r.key.clone().unwrap()).collect();
-    assert!(keys.iter().all(|k| k == "157802b4-99aa-4437-b250-934df337766a"));
+    assert!(
+        keys.iter()
+            .all(|k| k == "157802b4-99aa-4437-b250-934df337766a")
+    );
     server.stop().await;
 }
 
@@ -47,18 +84,34 @@ async fn the_milestone_sample_as_json_xml_and_form_lands_as_the_same_event() {
 async fn every_fixture_converts_in_each_format() {
     let broker = Broker::start();
     let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
-    let slugs: Vec<String> = hookbridge::everbright::Event::ALL.iter().map(|e| e.slug().to_string()).collect();
+    let slugs: Vec<String> = hookbridge::everbright::Event::ALL
+        .iter()
+        .map(|e| e.slug().to_string())
+        .collect();
     for slug in &slugs {
         for (dir, ext) in [("xml", "xml"), ("form", "txt")] {
             // No Content-Type: the format is sniffed from the body.
-            let answer = post(&server.url(&format!("/everbright/{slug}")), &[], fixture(&format!("{dir}/{slug}.{ext}"))).await;
-            assert_eq!(answer.status, StatusCode::OK, "{dir} {slug}: {:?}", answer.body);
+            let answer = post(
+                &server.url(&format!("/everbright/{slug}")),
+                &[],
+                fixture(&format!("{dir}/{slug}.{ext}")),
+            )
+            .await;
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{dir} {slug}: {:?}",
+                answer.body
+            );
         }
     }
     for slug in &slugs {
         let records = consume(&broker, &format!("everbright.production.{slug}"), 2).await;
         assert_eq!(records.len(), 2, "{slug}");
-        assert_eq!(records[0].key, records[1].key, "{slug}: same site from XML and form");
+        assert_eq!(
+            records[0].key, records[1].key,
+            "{slug}: same site from XML and form"
+        );
     }
     server.stop().await;
 }
@@ -78,14 +131,31 @@ async fn custom_routes_and_captured_headers() {
         let server = Server::start(&toml).await;
         let answer = post(
             &server.url("/hooks/sighten/milestones"),
-            &[("x-tenant", "acme-west"), ("X-Request-Id", "r-1"), ("x-other", "no")],
+            &[
+                ("x-tenant", "acme-west"),
+                ("X-Request-Id", "r-1"),
+                ("x-other", "no"),
+            ],
             support::payload(support::SITE),
         )
         .await;
         assert_eq!(answer.status, StatusCode::OK, "{mode}");
-        assert_eq!(answer.json()["topic"], format!("{topic_prefix}.production.milestone-status-change"));
-        assert_eq!(post(&server.url("/hooks/sighten/milestone"), &[], "{}").await.status, StatusCode::NOT_FOUND);
-        let records = consume(&broker, &format!("{topic_prefix}.production.milestone-status-change"), 1).await;
+        assert_eq!(
+            answer.json()["topic"],
+            format!("{topic_prefix}.production.milestone-status-change")
+        );
+        assert_eq!(
+            post(&server.url("/hooks/sighten/milestone"), &[], "{}")
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let records = consume(
+            &broker,
+            &format!("{topic_prefix}.production.milestone-status-change"),
+            1,
+        )
+        .await;
         assert_eq!(records.len(), 1, "{mode}");
         let headers = &records[0].headers;
         assert_eq!(headers["x-tenant"], "acme-west", "{mode}");
@@ -111,6 +181,12 @@ fn capturing_a_credential_header_fails_check_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("payload.capture_headers[0]: x-signature carries credentials"), "{stderr}");
-    assert!(stderr.contains("payload.capture_headers[1]: authorization carries credentials"), "{stderr}");
+    assert!(
+        stderr.contains("payload.capture_headers[0]: x-signature carries credentials"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("payload.capture_headers[1]: authorization carries credentials"),
+        "{stderr}"
+    );
 }

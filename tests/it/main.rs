@@ -9,5 +9,6 @@ mod formats;
 mod limits;
 mod outage;
 mod publish;
+mod reload;
 mod shutdown;
 mod signed;

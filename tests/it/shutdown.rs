@@ -1,7 +1,6 @@
 //! SIGTERM with requests in flight: each still gets its 200 and its record, readiness
 //! turns off, new connections are refused, and the process exits 0.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -35,14 +34,7 @@ scheme = "none"
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn_serve(&config);
     let webhook = format!("http://127.0.0.1:{listen}/everbright/milestone-status-change");
     let readyz = format!("http://127.0.0.1:{admin}/readyz");
     let metrics = format!("http://127.0.0.1:{admin}/metrics");
@@ -79,15 +71,7 @@ scheme = "none"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::signal(&child, "-TERM");
     let deadline = Instant::now() + Duration::from_secs(3);
     while get(&readyz).await.status != StatusCode::SERVICE_UNAVAILABLE {
         assert!(

@@ -10,7 +10,6 @@
 //! embedded (a JSON object or array) are not generated as strings, but as
 //! JSON, checked separately.
 
-
 use proptest::collection::vec;
 use proptest::prelude::*;
 

@@ -1,6 +1,5 @@
 //! One test per mapping rule and per refusal, hostile inputs included.
 
-
 use super::*;
 use crate::envelope::tree::is_json;
 

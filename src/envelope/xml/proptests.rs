@@ -9,7 +9,6 @@
 //! numbers as their digits; with it, strings that read as booleans or
 //! numbers are not generated, since they come back as those.
 
-
 use proptest::collection::vec;
 use proptest::prelude::*;
 

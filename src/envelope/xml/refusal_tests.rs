@@ -1,6 +1,5 @@
 //! One test per refusal and per limit, hostile inputs included.
 
-
 use super::tests::{PLAIN, convert, refusal};
 use super::*;
 

@@ -59,13 +59,18 @@ impl Server {
     /// Parses `toml` (relative secret files resolve against `dir`) and serves it with a
     /// real Kafka producer.
     pub async fn start_in(toml: &str, dir: &Path) -> Server {
+        let config = hookbridge::config::Config::parse(toml, dir, &|_| None)
+            .unwrap_or_else(|e| panic!("test config invalid: {e}\n{toml}"));
+        Server::start_config(config).await
+    }
+
+    /// Serves an already loaded config (e.g. one read from a file, which reloads).
+    pub async fn start_config(config: hookbridge::config::Config) -> Server {
         // Logs show with `RUST_LOG=… cargo test -- --nocapture`.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let config = hookbridge::config::Config::parse(toml, dir, &|_| None)
-            .unwrap_or_else(|e| panic!("test config invalid: {e}\n{toml}"));
         let webhook = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (webhook_addr, admin_addr) =
@@ -205,4 +210,25 @@ pub fn fixture(path: &str) -> Vec<u8> {
 /// A minimal valid payload for `site`.
 pub fn payload(site: &str) -> String {
     format!(r#"{{"site":"{site}","status":"APPROVED"}}"#)
+}
+
+/// Starts the `hookbridge serve` binary with `config` (logs discarded).
+pub fn spawn_serve(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hookbridge"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cannot start the hookbridge binary")
+}
+
+/// Sends `signal` (e.g. `-TERM`) to `child`.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} failed");
 }

@@ -1,0 +1,211 @@
+//! Live reload: a new config replaces the running one without a restart.
+//!
+//! A reload is triggered by SIGHUP, or when the config file or any secret file it
+//! references changes — checked every [`POLL_INTERVAL`] by content, so Kubernetes'
+//! atomic symlink swap of mounted ConfigMaps and Secrets is noticed like any edit. The
+//! new file is read and validated in full; a bad one is logged, counted and ignored,
+//! and the old config keeps serving. A good one becomes a new [`App`], swapped in
+//! whole: requests in flight finish on the config they started with.
+//!
+//! The Kafka producer is kept when `[kafka]` is unchanged, and replaced (the old one
+//! flushed) when it changed. Listener addresses and the connection and in-flight
+//! limits are bound at start: changing them is logged as needing a restart, and the
+//! rest of the new config still applies.
+
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::app::{App, State};
+use crate::config::{Config, ConfigErrors, Env, Kafka, Server};
+use crate::publish::Publish;
+
+/// How often the config and secret files are checked for changes.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Where a config was read from, to read it again.
+#[derive(Clone)]
+pub struct Origin {
+    /// The config file.
+    pub path: PathBuf,
+    /// How `{ env = … }` secrets are looked up.
+    pub env: Env,
+    /// A digest of the config file and secret files exactly as they were read, so a
+    /// change made between loading and watching is not missed.
+    pub fingerprint: [u8; 32],
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Origin {
+    /// Reads and validates the config again.
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        Config::load(&self.path, self.env.clone())
+    }
+}
+
+/// What a reload compares the new config with.
+#[derive(Debug, Clone)]
+pub struct Running {
+    server: Server,
+    kafka: Kafka,
+    secret_files: Vec<PathBuf>,
+}
+
+impl Running {
+    /// The parts of `config` a later reload needs to know about.
+    pub fn of(config: &Config) -> Running {
+        Running {
+            server: config.server.clone(),
+            kafka: config.kafka.clone(),
+            secret_files: config.secret_files.clone(),
+        }
+    }
+}
+
+/// Creates a publisher for a config (the real one connects to Kafka).
+pub type Connect = dyn Fn(&Config) -> Result<Arc<dyn Publish>, crate::Error> + Send + Sync;
+
+/// Watches `origin` and swaps reloaded configs into `state` until `stop` resolves.
+/// `running` describes the config `state` serves now.
+pub async fn watch(
+    state: Arc<State>,
+    origin: Origin,
+    running: Running,
+    connect: Arc<Connect>,
+    stop: impl Future<Output = ()>,
+) {
+    let mut stop = std::pin::pin!(stop);
+    let mut hangup = signal(SignalKind::hangup())
+        .inspect_err(
+            |e| tracing::warn!(error = %e, "cannot listen for SIGHUP; file changes still reload"),
+        )
+        .ok();
+    let mut running = running;
+    let mut seen = origin.fingerprint;
+    loop {
+        let hup = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut stop => return,
+            () = hup => tracing::info!("SIGHUP: reloading the config"),
+            () = tokio::time::sleep(POLL_INTERVAL) => {
+                let now = fingerprint(&origin.path, &running.secret_files);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                tracing::info!(path = %origin.path.display(), "config or secret file changed: reloading");
+            }
+        }
+        if let Some((next, read)) = reload(&state, &origin, &running, &*connect) {
+            running = next;
+            seen = read;
+        }
+    }
+}
+
+/// One reload attempt; when it succeeded, what now serves and the fingerprint of the
+/// files it was read from.
+fn reload(
+    state: &State,
+    origin: &Origin,
+    running: &Running,
+    connect: &Connect,
+) -> Option<(Running, [u8; 32])> {
+    let metrics = &state.metrics;
+    let next = match origin.load() {
+        Ok(next) => next,
+        Err(errors) => {
+            metrics.config_reloads.with_label_values(&["failure"]).inc();
+            tracing::error!(errors = %errors, "config reload rejected; the running config stays");
+            return None;
+        }
+    };
+    warn_about_restart_only_changes(running, &next);
+    let publisher = if next.kafka == running.kafka {
+        state.app().publisher.clone()
+    } else {
+        match connect(&next) {
+            Ok(p) => {
+                tracing::info!("[kafka] changed: a new producer replaces the old one");
+                p
+            }
+            Err(e) => {
+                metrics.config_reloads.with_label_values(&["failure"]).inc();
+                tracing::error!(error = %e, "config reload rejected; the running config stays");
+                return None;
+            }
+        }
+    };
+    let now_running = Running::of(&next);
+    let read = next.origin.as_ref().map_or([0; 32], |o| o.fingerprint);
+    let credentials = next.credentials.len();
+    state.swap(App::new(next, publisher, metrics));
+    metrics.config_reloads.with_label_values(&["success"]).inc();
+    metrics.config_last_reload_success.set(crate::unix_now());
+    tracing::info!(credentials, "config reloaded");
+    Some((now_running, read))
+}
+
+fn warn_about_restart_only_changes(running: &Running, next: &Config) {
+    let (a, b) = (&running.server, &next.server);
+    let changed: Vec<&str> = [
+        ("server.listen", a.listen != b.listen),
+        ("server.admin_listen", a.admin_listen != b.admin_listen),
+        ("server.max_inflight", a.max_inflight != b.max_inflight),
+        (
+            "server.max_connections",
+            a.max_connections != b.max_connections,
+        ),
+        (
+            "server.shutdown_grace",
+            a.shutdown_grace != b.shutdown_grace,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, differs)| differs.then_some(key))
+    .collect();
+    if !changed.is_empty() {
+        tracing::warn!(keys = ?changed, "these settings only take effect after a restart");
+    }
+}
+
+/// A digest of the config file and the secret files as they are on disk now.
+fn fingerprint(config: &Path, secret_files: &[PathBuf]) -> [u8; 32] {
+    let digests = std::iter::once(config)
+        .chain(secret_files.iter().map(PathBuf::as_path))
+        .map(|path| file_digest(std::fs::read(path).ok().as_deref()));
+    combine(digests)
+}
+
+/// The digest of one file's content (`None`: unreadable).
+pub(crate) fn file_digest(content: Option<&[u8]>) -> [u8; 32] {
+    content.map_or([0xff; 32], |bytes| Sha256::digest(bytes).into())
+}
+
+/// The fingerprint of a config file and its secret files, from their digests in order.
+pub(crate) fn combine(digests: impl IntoIterator<Item = [u8; 32]>) -> [u8; 32] {
+    digests
+        .into_iter()
+        .fold(Sha256::new(), |hash, digest| hash.chain_update(digest))
+        .finalize()
+        .into()
+}

@@ -1,0 +1,222 @@
+//! Live reload: rotating a mounted secret while serving, refusing a bad config, and
+//! SIGHUP.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::support::{self, Broker, Server, get, post};
+
+/// Publishes a new version of a Kubernetes-style secret volume: files in a fresh
+/// directory, then `..data` swapped to it atomically (what the kubelet does).
+fn publish_secret(dir: &Path, version: u32, files: &[(&str, &str)]) {
+    let target = dir.join(format!("..v{version}"));
+    std::fs::create_dir(&target).unwrap();
+    for (name, value) in files {
+        std::fs::write(target.join(name), format!("{value}\n")).unwrap();
+        let link = dir.join(name);
+        if !link.exists() {
+            symlink(Path::new("..data").join(name), &link).unwrap();
+        }
+    }
+    let tmp = dir.join("..data_tmp");
+    symlink(format!("..v{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+async fn reloads(server: &Server, result: &str) -> u64 {
+    let text = String::from_utf8(get(&server.admin_url("/metrics")).await.body.to_vec()).unwrap();
+    let prefix = format!("hookbridge_config_reloads_total{{result=\"{result}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |v| v.parse().unwrap())
+}
+
+async fn wait_for_reloads(server: &Server, result: &str, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while reloads(server, result).await < count {
+        assert!(
+            Instant::now() < deadline,
+            "no {result} reload #{count} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_a_mounted_secret_while_serving_fails_no_request() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    publish_secret(&secrets, 1, &[("current", "key-a"), ("previous", "key-a")]);
+    let toml = support::config(
+        &broker,
+        "",
+        r#"
+[[credentials]]
+name = "engine"
+scheme = "header"
+header = "X-Api-Key"
+value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
+"#,
+    );
+    let path = dir.path().join("hookbridge.toml");
+    std::fs::write(&path, &toml).unwrap();
+    let config = hookbridge::config::Config::load(&path, Arc::new(|_: &str| None)).unwrap();
+    let server = Server::start_config(config).await;
+    let url = server.url("/everbright/stage-transition");
+
+    // EverBright keeps sending, with whichever key it has been given.
+    let use_new_key = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let (url, use_new_key, stop, sent) =
+            (url.clone(), use_new_key.clone(), stop.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let key = if use_new_key.load(Ordering::SeqCst) {
+                    "key-b"
+                } else {
+                    "key-a"
+                };
+                let answer =
+                    post(&url, &[("x-api-key", key)], support::payload(support::SITE)).await;
+                if answer.status != StatusCode::OK {
+                    failures.push((key, answer.status));
+                }
+                sent.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            failures
+        })
+    };
+
+    // Step 1: the new key becomes current, the old one stays accepted.
+    publish_secret(&secrets, 2, &[("current", "key-b"), ("previous", "key-a")]);
+    wait_for_reloads(&server, "success", 1).await;
+    use_new_key.store(true, Ordering::SeqCst);
+    // Step 2: the old key is removed.
+    publish_secret(&secrets, 3, &[("current", "key-b"), ("previous", "key-b")]);
+    wait_for_reloads(&server, "success", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let failures = sender.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "requests failed during rotation: {failures:?}"
+    );
+    assert!(sent.load(Ordering::SeqCst) > 20, "the sender kept sending");
+
+    let old = post(
+        &url,
+        &[("x-api-key", "key-a")],
+        support::payload(support::SITE),
+    )
+    .await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNAUTHORIZED,
+        "the removed key is refused"
+    );
+    let new = post(
+        &url,
+        &[("x-api-key", "key-b")],
+        support::payload(support::SITE),
+    )
+    .await;
+    assert_eq!(new.status, StatusCode::OK);
+
+    // A broken config is refused and counted; the running one keeps serving.
+    std::fs::write(
+        &path,
+        toml.replace("scheme = \"header\"", "scheme = \"hedaer\""),
+    )
+    .unwrap();
+    wait_for_reloads(&server, "failure", 1).await;
+    let still = post(
+        &url,
+        &[("x-api-key", "key-b")],
+        support::payload(support::SITE),
+    )
+    .await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(reloads(&server, "success").await, 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_config_file() {
+    let broker = Broker::start();
+    let (listen, admin) = (support::broker::free_port(), support::broker::free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookbridge.toml");
+    let config = |credentials: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{listen}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n[kafka]\nbrokers = \"{}\"\n{credentials}",
+            broker.bootstrap()
+        )
+    };
+    let key = |value: &str| {
+        format!(
+            "[[credentials]]\nname = \"k-{value}\"\nscheme = \"header\"\nheader = \"X-Api-Key\"\nvalue = \"{value}\"\n"
+        )
+    };
+    std::fs::write(&path, config(&key("one"))).unwrap();
+    let mut child = support::spawn_serve(&path);
+    let url = format!("http://127.0.0.1:{listen}/everbright/stage-transition");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", listen))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "hookbridge did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        post(
+            &url,
+            &[("x-api-key", "two")],
+            support::payload(support::SITE)
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    std::fs::write(&path, config(&format!("{}{}", key("one"), key("two")))).unwrap();
+    support::signal(&child, "-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = post(
+            &url,
+            &[("x-api-key", "two")],
+            support::payload(support::SITE),
+        )
+        .await;
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new credential was not loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP must not stop hookbridge"
+    );
+    support::signal(&child, "-TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
