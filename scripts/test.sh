@@ -19,4 +19,6 @@ cargo test --locked --all-targets
 cargo test --locked --doc
 echo "==> deployment artifacts"
 scripts/validate-deploy.sh
+echo "==> promtool check metrics on a real scrape"
+scripts/check-metrics.sh
 echo "==> all tests passed"

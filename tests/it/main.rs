@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod formats;
 mod limits;
+mod logs;
 mod outage;
 mod publish;
 mod reload;
