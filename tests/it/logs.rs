@@ -108,17 +108,8 @@ events = ["invoice-status-change"]
                 signatures.push(value.to_str().unwrap().to_string());
             }
         }
-        let headers: Vec<(String, String)> = outgoing
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-            .collect();
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         assert_eq!(
-            post(&url, &headers, body.clone()).await.status,
+            support::deliver(&outgoing, None).await.status,
             StatusCode::OK,
             "{credential}"
         );
@@ -127,7 +118,7 @@ events = ["invoice-status-change"]
             // The same signature over a tampered body: refused.
             let tampered = body.replace(BODY_MARKER, "tampered-marker-2b81c4");
             assert_eq!(
-                post(&url, &headers, tampered).await.status,
+                support::deliver(&outgoing, Some(&tampered)).await.status,
                 StatusCode::UNAUTHORIZED,
                 "{credential}"
             );
@@ -149,12 +140,7 @@ events = ["invoice-status-change"]
     );
     requests += 2;
 
-    support::signal(&child, "-TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    support::terminate(child).await;
     let logs = collected.join().unwrap();
 
     let forbidden = [

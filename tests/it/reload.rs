@@ -213,10 +213,5 @@ async fn sighup_reloads_the_config_file() {
         child.try_wait().unwrap().is_none(),
         "SIGHUP must not stop hookbridge"
     );
-    support::signal(&child, "-TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    support::terminate(child).await;
 }

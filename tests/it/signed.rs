@@ -91,20 +91,6 @@ fn build(
     sender::build(config, draft, now).unwrap()
 }
 
-async fn deliver(o: sender::Outgoing, body: Option<&str>) -> support::Answer {
-    let headers: Vec<(String, String)> = o
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
-        .collect();
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let body = body.map_or(o.body.clone(), |b| Bytes::from(b.to_string()));
-    support::send(o.method.clone(), &o.url.to_string(), &headers, body).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hookbridge_send_is_accepted_for_every_scheme() {
     let broker = Broker::start();
@@ -183,21 +169,21 @@ async fn tampering_stale_dates_replays_and_rotation() {
         let o = build(&config, credential, event, &url, &body, now);
         // A tampered body: 401, no record.
         let tampered = body.replace("APPROVED", "APPROVEE");
-        let answer = deliver(o.clone(), Some(&tampered)).await;
+        let answer = support::deliver(&o, Some(&tampered)).await;
         assert_eq!(
             answer.status,
             StatusCode::UNAUTHORIZED,
             "{credential} tampered"
         );
         // The genuine request, then the very same request again.
-        let first = deliver(o.clone(), None).await;
+        let first = support::deliver(&o, None).await;
         assert_eq!(
             first.status,
             StatusCode::OK,
             "{credential}: {:?}",
             first.body
         );
-        let again = deliver(o, None).await;
+        let again = support::deliver(&o, None).await;
         assert_eq!(again.status, StatusCode::OK, "{credential} replay");
         let topic = format!("everbright.production.{}", event.slug());
         let records = consume(&broker, &topic, 1).await;
@@ -227,8 +213,8 @@ async fn tampering_stale_dates_replays_and_rotation() {
         ("aws", Event::SiteArchived),
     ] {
         let url = server.url(&format!("/everbright/{}", event.slug()));
-        let answer = deliver(
-            build(
+        let answer = support::deliver(
+            &build(
                 &config,
                 credential,
                 event,
@@ -260,8 +246,8 @@ async fn tampering_stale_dates_replays_and_rotation() {
             "APPROVED",
             &format!("ROTATION-{}", secret.trim_matches('"')),
         );
-        let answer = deliver(
-            build(
+        let answer = support::deliver(
+            &build(
                 &signer,
                 "engine-hmac",
                 Event::MilestoneStatusChange,

@@ -232,3 +232,29 @@ pub fn signal(child: &std::process::Child, signal: &str) {
         .expect("kill");
     assert!(status.success(), "kill {signal} failed");
 }
+
+/// Sends a request built by `hookbridge::sender`, with `body` in place of the signed
+/// body when given (to tamper with it).
+pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> Answer {
+    let headers: Vec<(String, String)> = o
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = body.map_or(o.body.clone(), |b| Bytes::from(b.to_string()));
+    send(o.method.clone(), &o.url.to_string(), &headers, body).await
+}
+
+/// Stops `child` with SIGTERM and asserts that it exits 0.
+pub async fn terminate(mut child: std::process::Child) {
+    signal(&child, "-TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "hookbridge did not stop cleanly");
+}
