@@ -17,7 +17,7 @@ bin=target/debug/hookbridge
 
 start_tansu
 local_config examples/hookbridge.toml
-sed -i 's|^"linger.ms" = 5|"linger.ms" = 5\n"statistics.interval.ms" = 1000|' "$work/hookbridge.toml"
+sed -i 's|^"linger.ms" = 1 |"statistics.interval.ms" = 1000\n"linger.ms" = 1 |' "$work/hookbridge.toml"
 start_hookbridge "$bin"
 
 base="http://127.0.0.1:$listen_port/everbright"
