@@ -17,6 +17,8 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked --all-targets
 cargo test --locked --doc
+echo "==> the Dockerfile's release build"
+scripts/build-release.sh
 echo "==> deployment artifacts"
 scripts/validate-deploy.sh
 echo "==> promtool check metrics on a real scrape"

@@ -3,6 +3,11 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use super::*;
+use crate::auth::basic::BasicSettings;
+use crate::auth::header::HeaderSettings;
+use crate::auth::hmac::Hmac;
+use crate::auth::sigv4::SigV4;
+use crate::everbright::{Environment, EventSet};
 
 fn cred(name: &str, environment: Environment, events: EventSet, scheme: Scheme) -> Credential {
     Credential {
