@@ -13,10 +13,12 @@ export TANSU_BIN
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test"
-cargo test --locked --all-targets
-cargo test --locked --doc
+cargo test --locked --workspace --all-targets
+cargo test --locked --workspace --doc
+echo "==> fuzzing the body converters (bounded)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 echo "==> the Dockerfile's release build"
 scripts/build-release.sh
 echo "==> deployment artifacts"

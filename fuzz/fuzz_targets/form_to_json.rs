@@ -2,7 +2,7 @@
 //! fields: no panic, and whatever converts is a valid JSON object.
 #![no_main]
 
-use hookbridge::envelope::form::{FormOptions, to_json};
+use hookbridge_convert::form::{FormOptions, to_json};
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 

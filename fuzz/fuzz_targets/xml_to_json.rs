@@ -2,8 +2,8 @@
 //! typing text: no panic, and whatever converts is valid JSON.
 #![no_main]
 
-use hookbridge::envelope::format::detect;
-use hookbridge::envelope::xml::{XmlOptions, to_json};
+use hookbridge_convert::format::detect;
+use hookbridge_convert::xml::{XmlOptions, to_json};
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 

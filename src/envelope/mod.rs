@@ -7,12 +7,10 @@
 //! sender delivered is lost.
 
 pub mod cloudevents;
-pub mod form;
-pub mod format;
 mod lenient;
 mod site;
-mod tree;
-pub mod xml;
+
+pub use hookbridge_convert::{form, format, xml};
 
 use std::borrow::Cow;
 use std::time::SystemTime;

@@ -85,7 +85,7 @@
 //! than [`MAX_DEPTH`].
 //!
 //! ```
-//! use hookbridge::envelope::xml::{to_json, XmlOptions};
+//! use hookbridge_convert::xml::{to_json, XmlOptions};
 //!
 //! let body = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
 //!     <root><site>5a0c</site><active>True</active>\

@@ -23,9 +23,9 @@
 pub enum Format {
     /// `application/json`: used as is.
     Json,
-    /// `application/xml`: converted by [`super::xml::to_json`].
+    /// `application/xml`: converted by [`crate::xml::to_json`].
     Xml,
-    /// `application/x-www-form-urlencoded`: converted by [`super::form::to_json`].
+    /// `application/x-www-form-urlencoded`: converted by [`crate::form::to_json`].
     Form,
 }
 

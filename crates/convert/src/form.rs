@@ -75,7 +75,7 @@
 //! with dense indices this keeps memory and time linear in the body's length.
 //!
 //! ```
-//! use hookbridge::envelope::form::{to_json, FormOptions};
+//! use hookbridge_convert::form::{to_json, FormOptions};
 //!
 //! let body = b"site=5a0c&tasks[0][name]=Survey&tasks[0][docs][]=d1&meta=%7B%22v%22%3A2%7D";
 //! let json = to_json(body, &FormOptions { json_fields: true }).unwrap();

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 use super::element::is_json_number;
 use super::{XmlOptions, to_json};
-use crate::envelope::tree::{Node, is_json, reference_json};
+use crate::tree::{Node, is_json, reference_json};
 
 /// The document as the XMLRenderer would write it (plus attributes for
 /// `@` members, and CDATA / character references where plain text could

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::XmlOptions;
-use crate::envelope::tree::Node;
+use crate::tree::Node;
 
 /// The element name whose children form an array.
 const LIST_ITEM: &str = "list-item";

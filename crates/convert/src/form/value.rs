@@ -4,7 +4,7 @@
 use serde_json::value::RawValue;
 
 use super::{FormOptions, MAX_EMBEDDED_DEPTH};
-use crate::envelope::tree::Node;
+use crate::tree::Node;
 
 /// The JSON value of a decoded field value.
 pub(super) fn leaf(value: String, options: &FormOptions) -> Node {

@@ -14,7 +14,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::{FormOptions, to_json};
-use crate::envelope::tree::{Node, is_json, reference_json};
+use crate::tree::{Node, is_json, reference_json};
 
 /// How arrays whose items are all strings are written.
 #[derive(Debug, Clone, Copy)]

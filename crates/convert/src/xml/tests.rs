@@ -2,7 +2,7 @@
 
 use super::element::is_json_number;
 use super::*;
-use crate::envelope::tree::is_json;
+use crate::tree::is_json;
 
 pub(super) const PLAIN: XmlOptions = XmlOptions { infer_types: false };
 const TYPED: XmlOptions = XmlOptions { infer_types: true };

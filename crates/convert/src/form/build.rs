@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::path::Segment;
-use crate::envelope::tree::Node;
+use crate::tree::Node;
 
 /// Why a field does not fit the tree built so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use quick_xml::reader::Reader;
 
 use super::element::{Element, is_blank};
 use super::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_NODES, XmlError, XmlOptions};
-use crate::envelope::tree::Node;
+use crate::tree::Node;
 
 /// Converts a whole document; `base` is the number of bytes (a BOM) that
 /// precede `text` in the body, so offsets refer to the body as received.

@@ -1,7 +1,7 @@
 //! One test per mapping rule and per refusal, hostile inputs included.
 
 use super::*;
-use crate::envelope::tree::is_json;
+use crate::tree::is_json;
 
 const STRINGS: FormOptions = FormOptions { json_fields: false };
 const JSON_FIELDS: FormOptions = FormOptions { json_fields: true };
