@@ -69,7 +69,8 @@ impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         let kind = error.rdkafka_error_code().map_or("client", kind_of);
         self.metrics.kafka_errors.with_label_values(&[kind]).inc();
-        tracing::warn!(kind, error = %error, "kafka client error: {reason}");
+        // librdkafka's own log line (see `log`) already reports it at error level.
+        tracing::debug!(kind, error = %error, "kafka client error: {reason}");
     }
 }
 
@@ -307,7 +308,8 @@ fn kind_of(code: RDKafkaErrorCode) -> &'static str {
         C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException => {
             "transport"
         }
-        C::Authentication | C::SaslAuthenticationFailed | C::SSL => "authentication",
+        C::Authentication | C::SaslAuthenticationFailed => "authentication",
+        C::SSL => "tls",
         C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => "authorization",
         C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => "unknown-topic",
         C::Fatal
@@ -323,4 +325,59 @@ fn kind_of(code: RDKafkaErrorCode) -> &'static str {
 fn epoch_millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Secret;
+
+    fn kafka(properties: Vec<(&str, PropertyValue)>) -> Kafka {
+        Kafka {
+            brokers: "b1:9093,b2:9093".into(),
+            topic_template: "t.{environment}.{event}".into(),
+            deadletter_topic_template: "t.{environment}.dl".into(),
+            ack_timeout: Duration::from_millis(2500),
+            envelope: crate::envelope::Mode::Structured,
+            properties: properties
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn tls_and_sasl_settings_reach_librdkafka_intact() {
+        let plain = |v: &str| PropertyValue::Plain(v.into());
+        let config = client_config(&kafka(vec![
+            ("security.protocol", plain("SASL_SSL")),
+            ("sasl.mechanism", plain("SCRAM-SHA-512")),
+            ("sasl.username", plain("hookbridge")),
+            (
+                "sasl.password",
+                PropertyValue::Secret(Secret::new("s3cr3t pass")),
+            ),
+            ("ssl.ca.location", plain("/etc/hookbridge/kafka/ca.crt")),
+            ("linger.ms", plain("20")),
+        ]));
+        for (key, value) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "hookbridge"),
+            ("sasl.password", "s3cr3t pass"),
+            ("ssl.ca.location", "/etc/hookbridge/kafka/ca.crt"),
+            ("linger.ms", "20"),
+            ("bootstrap.servers", "b1:9093,b2:9093"),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("message.timeout.ms", "2500"),
+            ("statistics.interval.ms", "15000"),
+        ] {
+            assert_eq!(config.get(key), Some(value), "{key}");
+        }
+        assert_eq!(
+            client_config(&kafka(Vec::new())).get("linger.ms"),
+            Some("1")
+        );
+    }
 }

@@ -64,7 +64,7 @@ pub enum PublishError {
 
 /// Every `kind` label `hookbridge_kafka_errors_total` can carry, pre-registered so
 /// that alerts see zeros rather than absent series.
-pub const ERROR_KINDS: [&str; 13] = [
+pub const ERROR_KINDS: [&str; 14] = [
     "queue-full",
     "timed-out",
     "ack-timeout",
@@ -74,6 +74,7 @@ pub const ERROR_KINDS: [&str; 13] = [
     "producer-reset",
     "transport",
     "authentication",
+    "tls",
     "authorization",
     "unknown-topic",
     "client",

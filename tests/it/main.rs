@@ -11,5 +11,6 @@ mod logs;
 mod outage;
 mod publish;
 mod reload;
+mod sasl;
 mod shutdown;
 mod signed;

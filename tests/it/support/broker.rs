@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,9 @@ pub struct Broker {
     guard: Child,
     pid: u32,
     port: u16,
+    /// librdkafka properties a client needs besides `bootstrap.servers` (SASL and TLS
+    /// settings; empty for `Broker::start()`).
+    client: Vec<(&'static str, String)>,
 }
 
 fn tansu_path() -> PathBuf {
@@ -77,7 +80,12 @@ wait "$child" 2>/dev/null"#;
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("tansu did not start: {line:?}"));
-        let broker = Broker { guard, pid, port };
+        let broker = Broker {
+            guard,
+            pid,
+            port,
+            client: Vec::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -103,6 +111,120 @@ wait "$child" 2>/dev/null"#;
     pub fn resume(&self) {
         signal(self.pid, "-CONT");
     }
+}
+
+/// The SCRAM user of [`Broker::start_sasl`].
+pub const SASL_USER: &str = "hookbridge";
+
+impl Broker {
+    /// A broker that requires SASL/SCRAM (SCRAM-SHA-256 and SCRAM-SHA-512) from user
+    /// [`SASL_USER`] with `password`, over plaintext TCP (`SASL_PLAINTEXT`).
+    pub fn start_sasl(password: &str) -> Broker {
+        Broker::start_secure(password, None)
+    }
+
+    /// Same over TLS (`SASL_SSL`): a throw-away CA and a certificate for 127.0.0.1 and
+    /// localhost are written to `tls_dir`; clients trust `tls_dir/ca.crt`.
+    pub fn start_sasl_ssl(password: &str, tls_dir: &Path) -> Broker {
+        Broker::start_secure(password, Some(tls_dir))
+    }
+
+    fn start_secure(password: &str, tls_dir: Option<&Path>) -> Broker {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/sasl-broker.sh");
+        let mut command = Command::new("bash");
+        command
+            .arg(&script)
+            .arg("--tansu")
+            .arg(tansu_path())
+            // The script stops tansu and the front when its stdin closes: on drop, and
+            // when the test process dies.
+            .arg("--watch-stdin")
+            // Never on the command line: visible in `ps`.
+            .env("KAFKA_SASL_PASSWORD", password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Start-up failures and rejected logins show in the test output.
+            .stderr(Stdio::inherit());
+        if let Some(dir) = tls_dir {
+            command.arg("--tls").arg(dir);
+        }
+        let mut guard = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let mut stdout = BufReader::new(guard.stdout.take().expect("piped stdout"));
+        let (mut port, mut pid, mut ca) = (None, None, None);
+        // The script prints its KEY=value lines only once tansu and the front answer (it
+        // gives up after 15 s), or exits non-zero with the reason on stderr.
+        let mut line = String::new();
+        while port.is_none() || pid.is_none() || ca.is_none() {
+            line.clear();
+            let read = stdout.read_line(&mut line).expect("sasl-broker.sh stdout");
+            if read == 0 {
+                let status = guard.wait().expect("sasl-broker.sh status");
+                panic!("the SASL broker did not start ({status}); its stderr is above");
+            }
+            let (key, value) = line.trim_end().split_once('=').unwrap_or_default();
+            match key {
+                "PORT" => port = value.parse::<u16>().ok(),
+                // "PID=<tansu> <front>": pause()/resume() freeze tansu itself, so the
+                // front keeps connections open and nothing is answered, as with start().
+                "PID" => pid = value.split(' ').next().and_then(|p| p.parse::<u32>().ok()),
+                // Empty without TLS.
+                "CA" => ca = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        // Keep reading (and discarding) stdout so the script never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let ca = ca.expect("CA line");
+        let mut client = vec![
+            ("sasl.mechanism", "SCRAM-SHA-256".to_string()),
+            ("sasl.username", SASL_USER.to_string()),
+            ("sasl.password", password.to_string()),
+        ];
+        if ca.is_empty() {
+            client.push(("security.protocol", "SASL_PLAINTEXT".to_string()));
+        } else {
+            client.push(("security.protocol", "SASL_SSL".to_string()));
+            client.push(("ssl.ca.location", ca));
+        }
+        Broker {
+            guard,
+            pid: pid.expect("PID line"),
+            port: port.expect("PORT line"),
+            client,
+        }
+    }
+
+    /// What the tests' own clients (support::consumer) set besides `bootstrap.servers`.
+    pub fn client_properties(&self) -> &[(&'static str, String)] {
+        &self.client
+    }
+}
+
+/// `[kafka.properties]` for hookbridge against [`Broker::start_sasl`] (`ca: None`) or
+/// [`Broker::start_sasl_ssl`] (`ca: Some(tls_dir/ca.crt)`). The password is a literal:
+/// test configs are parsed without the process environment.
+pub fn sasl_properties(ca: Option<&Path>, mechanism: &str, password: &str) -> String {
+    let mut properties = format!(
+        "[kafka.properties]\n\
+         \"security.protocol\" = \"{}\"\n\
+         \"sasl.mechanism\" = \"{mechanism}\"\n\
+         \"sasl.username\" = \"{SASL_USER}\"\n\
+         \"sasl.password\" = {password:?}\n",
+        if ca.is_some() {
+            "SASL_SSL"
+        } else {
+            "SASL_PLAINTEXT"
+        },
+    );
+    if let Some(ca) = ca {
+        properties.push_str(&format!(
+            "\"ssl.ca.location\" = {:?}\n",
+            ca.display().to_string()
+        ));
+    }
+    properties
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -29,14 +29,23 @@ impl Consumed {
 
 /// Every record of `topic` seen within `wait`, returning early once `expected` are in
 /// (then lingering a little to catch any extra ones).
-pub fn consume(bootstrap: &str, topic: &str, expected: usize, wait: Duration) -> Vec<Consumed> {
-    let consumer: BaseConsumer = ClientConfig::new()
+pub fn consume(
+    bootstrap: &str,
+    properties: &[(&str, String)],
+    topic: &str,
+    expected: usize,
+    wait: Duration,
+) -> Vec<Consumed> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("it-{}", uuid::Uuid::now_v7()))
         .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("consumer");
+        .set("session.timeout.ms", "6000");
+    for (key, value) in properties {
+        config.set(*key, value);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
     let deadline = Instant::now() + wait;
     let partitions = loop {
         let found = consumer

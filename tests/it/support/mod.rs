@@ -194,9 +194,12 @@ async fn consume_within(
     wait: Duration,
 ) -> Vec<Consumed> {
     let (bootstrap, topic) = (broker.bootstrap(), topic.to_string());
-    tokio::task::spawn_blocking(move || consumer::consume(&bootstrap, &topic, expected, wait))
-        .await
-        .unwrap()
+    let properties = broker.client_properties().to_vec();
+    tokio::task::spawn_blocking(move || {
+        consumer::consume(&bootstrap, &properties, &topic, expected, wait)
+    })
+    .await
+    .unwrap()
 }
 
 /// A fixture body from `tests/fixtures/`.
@@ -257,4 +260,22 @@ pub async fn terminate(mut child: std::process::Child) {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0), "hookbridge did not stop cleanly");
+}
+
+/// Posts a payload to `url` and asserts the broker-outage answer: 503 with
+/// `Retry-After`, within the test config's `kafka.ack_timeout` (3 s) plus the 1 s the
+/// contract allows.
+pub async fn assert_unavailable_within_ack_timeout(url: &str) {
+    let started = std::time::Instant::now();
+    let answer = post(url, &[], payload(SITE)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(answer.json(), serde_json::json!({"error": "unavailable"}));
+    assert!(answer.headers.contains_key("retry-after"));
+    assert!(took <= Duration::from_secs(4), "503 took {took:?}");
 }
