@@ -7,6 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the tests call (the SASL test's TLS front needs openssl; the
+# scripts use curl): installed only when missing.
+missing=()
+for tool in curl openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
 TANSU_BIN=$(scripts/install-tools.sh)
 export TANSU_BIN
 
