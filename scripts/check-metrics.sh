@@ -8,10 +8,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-if ! command -v promtool >/dev/null; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get install -y --no-install-recommends prometheus >/dev/null
-fi
+apt_install promtool prometheus
 cargo build --locked --quiet --bin hookbridge
 bin=target/debug/hookbridge
 

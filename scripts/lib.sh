@@ -2,7 +2,7 @@
 # Shared by scripts/demo.sh and scripts/check-metrics.sh: a local tansu broker and a
 # hookbridge process on free loopback ports, cleaned up on exit.
 # Source it from the repository root; it defines: work, free_port, wait_for,
-# start_tansu, start_hookbridge, local_config.
+# apt_install, start_tansu, start_hookbridge, local_config.
 
 work=$(mktemp -d)
 pids=()
@@ -12,6 +12,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# apt_install COMMAND PACKAGE: installs the Debian package when COMMAND is missing.
+apt_install() {
+  command -v "$1" >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y --no-install-recommends "$2" >/dev/null
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

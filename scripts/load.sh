@@ -16,10 +16,7 @@ source scripts/lib.sh
 seconds="${1:-10}"
 connections="${2:-64}"
 
-if ! command -v wrk >/dev/null; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get install -y --no-install-recommends wrk >/dev/null
-fi
+apt_install wrk wrk
 cargo build --locked --quiet --release --bin hookbridge
 start_tansu
 local_config examples/hookbridge.toml
