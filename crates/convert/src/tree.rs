@@ -1,12 +1,16 @@
-//! The ordered JSON tree both converters build, and its compact writer.
+//! JSON text as both converters write it: compact, members in the order of
+//! the source document, strings escaped exactly as `serde_json` escapes them.
 //!
 //! `serde_json::Value` sorts object members (without its `preserve_order`
-//! feature), but converted payloads must keep the member order of the source
-//! document, so the converters build this small tree and write it out
-//! themselves. It does not parse JSON and holds no numbers but digits that the
-//! producer already checked against the JSON number grammar.
+//! feature), so the converters write their output themselves, each from its
+//! own structure: XML from flat arrays (`xml::flat`), forms from the tree
+//! fields are inserted into (`form::build`). What they share is here:
+//! [`write_string`], and for tests, [`Node`], the ordered JSON value that
+//! expected output is described with. Nothing here parses JSON.
 
-/// A JSON value whose objects keep their members in insertion order.
+/// A JSON value whose objects keep their members in insertion order: the
+/// model property tests generate and compare.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Node {
     Null,
@@ -21,11 +25,10 @@ pub(crate) enum Node {
     Object(Vec<(String, Node)>),
 }
 
+#[cfg(test)]
 impl Node {
-    /// Appends the compact JSON text of this value to `out`.
-    ///
-    /// Recursion follows the tree's depth, which both producers bound by
-    /// their `MAX_DEPTH` limits, so the stack use is bounded too.
+    /// Appends the compact JSON text of this value to `out`, through
+    /// [`write_string`], so that tests of this writer test that one too.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Node::Null => out.extend_from_slice(b"null"),
@@ -70,7 +73,7 @@ impl Node {
 /// (short escapes where JSON has them, `\u00xx` for other control characters,
 /// everything else verbatim), so output is byte-identical to what a
 /// `serde_json` round trip of the same value would produce.
-fn write_string(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();

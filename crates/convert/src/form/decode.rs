@@ -2,18 +2,24 @@
 //! `form_urlencoded::parse`, which passes bad escapes through and replaces
 //! invalid UTF-8, every such input is an error here.
 
+use std::borrow::Cow;
+
 use super::FormError;
 
-/// One decoded `name=value` piece and where it starts in the body.
+/// One decoded `name=value` piece and where it starts in the body. Name and
+/// value borrow from the body unless they had escapes to decode.
 #[derive(Debug)]
-pub(super) struct Field {
+pub(super) struct Field<'a> {
     pub(super) offset: usize,
-    pub(super) name: String,
-    pub(super) value: String,
+    pub(super) name: Cow<'a, str>,
+    pub(super) value: Cow<'a, str>,
 }
 
 /// The fields of `body[start..]`, in order, skipping empty pieces.
-pub(super) fn fields(body: &[u8], start: usize) -> impl Iterator<Item = Result<Field, FormError>> {
+pub(super) fn fields(
+    body: &[u8],
+    start: usize,
+) -> impl Iterator<Item = Result<Field<'_>, FormError>> {
     let mut offset = start;
     body[start..]
         .split(|&b| b == b'&')
@@ -24,7 +30,7 @@ pub(super) fn fields(body: &[u8], start: usize) -> impl Iterator<Item = Result<F
         })
 }
 
-fn field(piece: &[u8], offset: usize) -> Result<Field, FormError> {
+fn field(piece: &[u8], offset: usize) -> Result<Field<'_>, FormError> {
     let (name, value, value_at) = match piece.iter().position(|&b| b == b'=') {
         Some(eq) => (&piece[..eq], &piece[eq + 1..], offset + eq + 1),
         None => (piece, &piece[piece.len()..], offset + piece.len()),
@@ -38,7 +44,13 @@ fn field(piece: &[u8], offset: usize) -> Result<Field, FormError> {
 
 /// Decodes one component (`+` is a space, `%XX` a byte) into UTF-8 text.
 /// `offset` is where `raw` starts in the body, for error positions.
-fn decode(raw: &[u8], offset: usize) -> Result<String, FormError> {
+fn decode(raw: &[u8], offset: usize) -> Result<Cow<'_, str>, FormError> {
+    // Most components have nothing to decode; those are only checked.
+    if !raw.iter().any(|&b| matches!(b, b'+' | b'%')) {
+        return std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| FormError::InvalidUtf8 { offset });
+    }
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -60,5 +72,7 @@ fn decode(raw: &[u8], offset: usize) -> Result<String, FormError> {
         }
         i += 1;
     }
-    String::from_utf8(bytes).map_err(|_| FormError::InvalidUtf8 { offset })
+    String::from_utf8(bytes)
+        .map(Cow::Owned)
+        .map_err(|_| FormError::InvalidUtf8 { offset })
 }
