@@ -77,21 +77,16 @@ pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
+    // Bytes before `start` are written; runs without escapes are copied
+    // whole.
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            0x00..=0x1f => 0,
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
+        let short = ESCAPES[usize::from(byte)];
         if short == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if short == b'u' {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0xf)]);
@@ -104,6 +99,26 @@ pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
+
+/// Per byte, what follows the `\` of its escape: 0 for none, `u` for
+/// `\u00xx`. A table because a lookup per byte costs less than matching
+/// each byte against the cases (the same choice `serde_json` makes).
+static ESCAPES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table
+};
 
 /// An independent writer for expected values in tests: strings and names
 /// go through `serde_json`, so a slip in [`write_string`] cannot hide.
@@ -154,6 +169,16 @@ mod tests {
         for sample in samples {
             let ours = Node::String(sample.to_owned()).to_json();
             let theirs = serde_json::to_vec(sample).expect("a str always serializes");
+            assert_eq!(ours, theirs, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_like_serde_json() {
+        for c in (0..0x80u8).map(char::from) {
+            let sample = format!("a{c}b{c}");
+            let ours = Node::String(sample.clone()).to_json();
+            let theirs = serde_json::to_vec(&sample).expect("a str always serializes");
             assert_eq!(ours, theirs, "{sample:?}");
         }
     }
