@@ -3,6 +3,7 @@
 //! invalid UTF-8, every such input is an error here.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::FormError;
 
@@ -20,58 +21,80 @@ pub(super) fn fields(
     body: &[u8],
     start: usize,
 ) -> impl Iterator<Item = Result<Field<'_>, FormError>> {
+    // A body is usually UTF-8 as a whole: checked once here, names and
+    // values without escapes are slices of it rather than checked one by
+    // one. Splitting at the ASCII `&` and `=` keeps every slice UTF-8.
+    let text = std::str::from_utf8(body).ok();
     let mut offset = start;
     body[start..]
         .split(|&b| b == b'&')
         .filter_map(move |piece| {
             let at = offset;
             offset += piece.len() + 1;
-            (!piece.is_empty()).then(|| field(piece, at))
+            (!piece.is_empty()).then(|| field(body, text, at..at + piece.len()))
         })
 }
 
-fn field(piece: &[u8], offset: usize) -> Result<Field<'_>, FormError> {
-    let (name, value, value_at) = match piece.iter().position(|&b| b == b'=') {
-        Some(eq) => (&piece[..eq], &piece[eq + 1..], offset + eq + 1),
-        None => (piece, &piece[piece.len()..], offset + piece.len()),
-    };
+/// The field at `piece` of `body` (`text` is `body` if it is UTF-8).
+fn field<'a>(
+    body: &'a [u8],
+    text: Option<&'a str>,
+    piece: Range<usize>,
+) -> Result<Field<'a>, FormError> {
+    let eq = body[piece.clone()]
+        .iter()
+        .position(|&b| b == b'=')
+        .map_or(piece.end, |eq| piece.start + eq);
     Ok(Field {
-        offset,
-        name: decode(name, offset)?,
-        value: decode(value, value_at)?,
+        offset: piece.start,
+        name: decode(body, text, piece.start..eq)?,
+        value: decode(body, text, (eq + 1).min(piece.end)..piece.end)?,
     })
 }
 
-/// Decodes one component (`+` is a space, `%XX` a byte) into UTF-8 text.
-/// `offset` is where `raw` starts in the body, for error positions.
-fn decode(raw: &[u8], offset: usize) -> Result<Cow<'_, str>, FormError> {
-    // Most components have nothing to decode; those are only checked.
-    if !raw.iter().any(|&b| matches!(b, b'+' | b'%')) {
+/// Decodes one component, at `range` of `body`, (`+` is a space, `%XX` a
+/// byte) into UTF-8 text; `text` is `body` if it is UTF-8.
+fn decode<'a>(
+    body: &'a [u8],
+    text: Option<&'a str>,
+    range: Range<usize>,
+) -> Result<Cow<'a, str>, FormError> {
+    let (raw, offset) = (&body[range.clone()], range.start);
+    let is_escape = |b: &u8| matches!(b, b'+' | b'%');
+    // Most components have nothing to decode: borrowed as they are.
+    if !raw.iter().any(is_escape) {
+        if let Some(text) = text.and_then(|text| text.get(range)) {
+            return Ok(Cow::Borrowed(text));
+        }
         return std::str::from_utf8(raw)
             .map(Cow::Borrowed)
             .map_err(|_| FormError::InvalidUtf8 { offset });
     }
     let mut bytes = Vec::with_capacity(raw.len());
+    // Bytes before `i` are decoded; runs between escapes are copied whole.
     let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let escape = raw.get(i + 1..i + 3).and_then(|hex| {
-                    let high = char::from(hex[0]).to_digit(16)?;
-                    let low = char::from(hex[1]).to_digit(16)?;
-                    u8::try_from(high * 16 + low).ok()
-                });
-                let Some(byte) = escape else {
-                    return Err(FormError::InvalidPercentEncoding { offset: offset + i });
-                };
-                bytes.push(byte);
-                i += 2;
-            }
-            other => bytes.push(other),
+    while let Some(at) = raw[i..].iter().position(is_escape) {
+        let at = i + at;
+        bytes.extend_from_slice(&raw[i..at]);
+        if raw[at] == b'+' {
+            bytes.push(b' ');
+            i = at + 1;
+            continue;
         }
-        i += 1;
+        let escape = raw.get(at + 1..at + 3).and_then(|hex| {
+            let high = char::from(hex[0]).to_digit(16)?;
+            let low = char::from(hex[1]).to_digit(16)?;
+            u8::try_from(high * 16 + low).ok()
+        });
+        let Some(byte) = escape else {
+            return Err(FormError::InvalidPercentEncoding {
+                offset: offset + at,
+            });
+        };
+        bytes.push(byte);
+        i = at + 3;
     }
+    bytes.extend_from_slice(&raw[i..]);
     String::from_utf8(bytes)
         .map(Cow::Owned)
         .map_err(|_| FormError::InvalidUtf8 { offset })

@@ -29,41 +29,45 @@ pub(super) enum PathError {
 
 /// Parses a decoded field name into `segments` (cleared first, so that one
 /// vector serves every field). The first segment is always a key.
+///
+/// Works on bytes: the delimiters are ASCII, and no byte of a non-ASCII
+/// character is, so every range found is a range of whole characters.
 pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathError> {
+    let bytes = name.as_bytes();
     segments.clear();
-    let first_end = name.find(['[', '.']).unwrap_or(name.len());
-    let first = &name[..first_end];
-    if first.is_empty() || first.contains(']') {
+    // A part ends where the next one starts; a `]` inside a part or as
+    // its end (outside brackets) makes the name malformed.
+    let first_end = find(bytes, 0, [b'[', b'.', b']']).unwrap_or(bytes.len());
+    if first_end == 0 || bytes.get(first_end) == Some(&b']') {
         return Err(PathError::Malformed);
     }
     segments.push(Segment::Key(0..first_end));
     // Where the rest of the name starts.
     let mut at = first_end;
-    while at < name.len() {
+    while at < bytes.len() {
         if segments.len() == MAX_DEPTH {
             return Err(PathError::TooDeep);
         }
-        let rest = &name[at..];
-        let segment = if let Some(inner) = rest.strip_prefix('[') {
-            let close = inner.find(']').ok_or(PathError::Malformed)?;
-            if inner[..close].contains('[') {
-                return Err(PathError::Malformed);
-            }
-            let part = at + 1..at + 1 + close;
-            at = part.end + 1;
-            if part.is_empty() {
+        let part_start = at + 1;
+        let segment = if bytes[at] == b'[' {
+            // A `[` before the closing `]`, or none, is malformed.
+            let close = match find(bytes, part_start, [b']', b'[']) {
+                Some(close) if bytes[close] == b']' => close,
+                _ => return Err(PathError::Malformed),
+            };
+            at = close + 1;
+            if close == part_start {
                 Segment::Append
             } else {
-                part_segment(name, part)?
+                part_segment(bytes, part_start..close)?
             }
-        } else if let Some(inner) = rest.strip_prefix('.') {
-            let end = inner.find(['[', '.']).unwrap_or(inner.len());
-            if end == 0 || inner[..end].contains(']') {
+        } else if bytes[at] == b'.' {
+            let end = find(bytes, part_start, [b'[', b'.', b']']).unwrap_or(bytes.len());
+            if end == part_start || bytes.get(end) == Some(&b']') {
                 return Err(PathError::Malformed);
             }
-            let part = at + 1..at + 1 + end;
-            at = part.end;
-            part_segment(name, part)?
+            at = end;
+            part_segment(bytes, part_start..end)?
         } else {
             return Err(PathError::Malformed);
         };
@@ -72,16 +76,28 @@ pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathE
     Ok(())
 }
 
-/// The part of `name` at `range`: a canonical decimal is an index,
-/// anything else a key.
-fn part_segment(name: &str, range: Range<usize>) -> Result<Segment, PathError> {
-    let part = &name[range.clone()];
-    let canonical =
-        part == "0" || (part.bytes().all(|b| b.is_ascii_digit()) && !part.starts_with('0'));
+/// Where the first of `stops` at or after `from` is.
+fn find<const N: usize>(bytes: &[u8], from: usize, stops: [u8; N]) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|b| stops.iter().any(|stop| stop == b))
+        .map(|at| from + at)
+}
+
+/// The part of the name at `range` (not empty): a canonical decimal is an
+/// index, anything else a key.
+fn part_segment(bytes: &[u8], range: Range<usize>) -> Result<Segment, PathError> {
+    let part = &bytes[range.clone()];
+    let canonical = part == b"0" || (part[0] != b'0' && part.iter().all(u8::is_ascii_digit));
     if !canonical {
         return Ok(Segment::Key(range));
     }
-    part.parse()
+    part.iter()
+        .try_fold(0usize, |index, &digit| {
+            index
+                .checked_mul(10)?
+                .checked_add(usize::from(digit - b'0'))
+        })
         .map(Segment::Index)
-        .map_err(|_| PathError::IndexTooLarge)
+        .ok_or(PathError::IndexTooLarge)
 }
