@@ -13,7 +13,7 @@ use crate::tree::write_string;
 /// Members up to which a name is looked up by comparing it with each
 /// member's, which costs less than hashing it; past this many a map keeps
 /// lookups constant, so that many distinct names stay linear.
-const SCAN_MEMBERS: usize = 16;
+const SCAN_MEMBERS: usize = 32;
 
 /// Why a field does not fit the tree built so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use memchr::{memchr, memchr2};
+
 use super::FormError;
 
 /// One decoded `name=value` piece and where it starts in the body. Name and
@@ -25,14 +27,18 @@ pub(super) fn fields(
     // values without escapes are slices of it rather than checked one by
     // one. Splitting at the ASCII `&` and `=` keeps every slice UTF-8.
     let text = std::str::from_utf8(body).ok();
-    let mut offset = start;
-    body[start..]
-        .split(|&b| b == b'&')
-        .filter_map(move |piece| {
-            let at = offset;
-            offset += piece.len() + 1;
-            (!piece.is_empty()).then(|| field(body, text, at..at + piece.len()))
-        })
+    let mut at = start;
+    std::iter::from_fn(move || {
+        while at <= body.len() {
+            let end = memchr(b'&', &body[at..]).map_or(body.len(), |amp| at + amp);
+            let piece = at..end;
+            at = end + 1;
+            if !piece.is_empty() {
+                return Some(field(body, text, piece));
+            }
+        }
+        None
+    })
 }
 
 /// The field at `piece` of `body` (`text` is `body` if it is UTF-8).
@@ -41,10 +47,7 @@ fn field<'a>(
     text: Option<&'a str>,
     piece: Range<usize>,
 ) -> Result<Field<'a>, FormError> {
-    let eq = body[piece.clone()]
-        .iter()
-        .position(|&b| b == b'=')
-        .map_or(piece.end, |eq| piece.start + eq);
+    let eq = memchr(b'=', &body[piece.clone()]).map_or(piece.end, |eq| piece.start + eq);
     Ok(Field {
         offset: piece.start,
         name: decode(body, text, piece.start..eq)?,
@@ -60,42 +63,46 @@ fn decode<'a>(
     range: Range<usize>,
 ) -> Result<Cow<'a, str>, FormError> {
     let (raw, offset) = (&body[range.clone()], range.start);
-    let is_escape = |b: &u8| matches!(b, b'+' | b'%');
+    let escape = |from: usize| memchr2(b'+', b'%', &raw[from..]).map(|at| from + at);
     // Most components have nothing to decode: borrowed as they are.
-    if !raw.iter().any(is_escape) {
+    let Some(first) = escape(0) else {
         if let Some(text) = text.and_then(|text| text.get(range)) {
             return Ok(Cow::Borrowed(text));
         }
         return std::str::from_utf8(raw)
             .map(Cow::Borrowed)
             .map_err(|_| FormError::InvalidUtf8 { offset });
-    }
+    };
     let mut bytes = Vec::with_capacity(raw.len());
     // Bytes before `i` are decoded; runs between escapes are copied whole.
-    let mut i = 0;
-    while let Some(at) = raw[i..].iter().position(is_escape) {
-        let at = i + at;
+    let (mut i, mut next) = (0, Some(first));
+    while let Some(at) = next {
         bytes.extend_from_slice(&raw[i..at]);
-        if raw[at] == b'+' {
-            bytes.push(b' ');
-            i = at + 1;
-            continue;
-        }
-        let escape = raw.get(at + 1..at + 3).and_then(|hex| {
-            let high = char::from(hex[0]).to_digit(16)?;
-            let low = char::from(hex[1]).to_digit(16)?;
-            u8::try_from(high * 16 + low).ok()
-        });
-        let Some(byte) = escape else {
-            return Err(FormError::InvalidPercentEncoding {
-                offset: offset + at,
-            });
+        let (byte, len) = match raw[at] {
+            b'+' => (b' ', 1),
+            _ => match percent_escape(&raw[at..]) {
+                Some(byte) => (byte, 3),
+                None => {
+                    return Err(FormError::InvalidPercentEncoding {
+                        offset: offset + at,
+                    });
+                }
+            },
         };
         bytes.push(byte);
-        i = at + 3;
+        i = at + len;
+        next = escape(i);
     }
     bytes.extend_from_slice(&raw[i..]);
     String::from_utf8(bytes)
         .map(Cow::Owned)
         .map_err(|_| FormError::InvalidUtf8 { offset })
+}
+
+/// The byte a `%XX` escape at the start of `raw` stands for, if it is one.
+fn percent_escape(raw: &[u8]) -> Option<u8> {
+    let hex = raw.get(1..3)?;
+    let high = char::from(hex[0]).to_digit(16)?;
+    let low = char::from(hex[1]).to_digit(16)?;
+    u8::try_from(high * 16 + low).ok()
 }

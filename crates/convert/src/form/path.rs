@@ -37,7 +37,7 @@ pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathE
     segments.clear();
     // A part ends where the next one starts; a `]` inside a part or as
     // its end (outside brackets) makes the name malformed.
-    let first_end = find(bytes, 0, [b'[', b'.', b']']).unwrap_or(bytes.len());
+    let first_end = find(bytes, 0, |b| matches!(b, b'[' | b'.' | b']')).unwrap_or(bytes.len());
     if first_end == 0 || bytes.get(first_end) == Some(&b']') {
         return Err(PathError::Malformed);
     }
@@ -51,7 +51,7 @@ pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathE
         let part_start = at + 1;
         let segment = if bytes[at] == b'[' {
             // A `[` before the closing `]`, or none, is malformed.
-            let close = match find(bytes, part_start, [b']', b'[']) {
+            let close = match find(bytes, part_start, |b| matches!(b, b']' | b'[')) {
                 Some(close) if bytes[close] == b']' => close,
                 _ => return Err(PathError::Malformed),
             };
@@ -62,7 +62,8 @@ pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathE
                 part_segment(bytes, part_start..close)?
             }
         } else if bytes[at] == b'.' {
-            let end = find(bytes, part_start, [b'[', b'.', b']']).unwrap_or(bytes.len());
+            let end =
+                find(bytes, part_start, |b| matches!(b, b'[' | b'.' | b']')).unwrap_or(bytes.len());
             if end == part_start || bytes.get(end) == Some(&b']') {
                 return Err(PathError::Malformed);
             }
@@ -76,11 +77,11 @@ pub(super) fn parse(name: &str, segments: &mut Vec<Segment>) -> Result<(), PathE
     Ok(())
 }
 
-/// Where the first of `stops` at or after `from` is.
-fn find<const N: usize>(bytes: &[u8], from: usize, stops: [u8; N]) -> Option<usize> {
+/// Where the first byte at or after `from` that `stop` accepts is.
+fn find(bytes: &[u8], from: usize, stop: impl Fn(u8) -> bool) -> Option<usize> {
     bytes[from..]
         .iter()
-        .position(|b| stops.iter().any(|stop| stop == b))
+        .position(|&b| stop(b))
         .map(|at| from + at)
 }
 
