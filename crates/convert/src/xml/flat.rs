@@ -65,8 +65,11 @@ pub(super) struct Flat {
 
 impl Flat {
     /// Storage sized for a document of `len` bytes, so that a typical one
-    /// does not grow its vectors more than once or twice.
+    /// does not grow its vectors more than once or twice. Beyond 1 MiB the
+    /// vectors grow as they fill instead: a huge body may well be refused
+    /// a few bytes in.
     pub(super) fn with_capacity(len: usize) -> Self {
+        let len = len.min(1 << 20);
         Flat {
             text: String::with_capacity(len / 2),
             values: Vec::with_capacity(len / 32),
