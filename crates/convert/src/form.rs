@@ -234,6 +234,7 @@ pub fn to_json(body: &[u8], options: &FormOptions) -> Result<Vec<u8>, FormError>
         0
     };
     let mut tree = Tree::default();
+    let mut segments = Vec::new();
     for (count, field) in decode::fields(body, skipped).enumerate() {
         let field = field?;
         if count == MAX_FIELDS {
@@ -243,17 +244,19 @@ pub fn to_json(body: &[u8], options: &FormOptions) -> Result<Vec<u8>, FormError>
         }
         let offset = field.offset;
         let key = || excerpt(&field.name);
-        let segments = path::parse(&field.name).map_err(|error| match error {
+        path::parse(&field.name, &mut segments).map_err(|error| match error {
             PathError::Malformed => FormError::InvalidKey { offset, key: key() },
             PathError::TooDeep => FormError::TooDeep { offset, key: key() },
             PathError::IndexTooLarge => FormError::IndexTooLarge { offset, key: key() },
         })?;
         let value = value::leaf(field.value, options);
-        tree.insert(&segments, value)
+        tree.insert(&field.name, &segments, value)
             .map_err(|conflict| match conflict {
                 Conflict::MixedShape => FormError::MixedShape { offset, key: key() },
                 Conflict::IndexTooLarge => FormError::IndexTooLarge { offset, key: key() },
             })?;
     }
-    Ok(tree.into_node().to_json())
+    let mut json = Vec::with_capacity(body.len());
+    tree.write_json(&mut json);
+    Ok(json)
 }

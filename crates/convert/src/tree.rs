@@ -1,12 +1,16 @@
-//! The ordered JSON tree both converters build, and its compact writer.
+//! JSON text as both converters write it: compact, members in the order of
+//! the source document, strings escaped exactly as `serde_json` escapes them.
 //!
 //! `serde_json::Value` sorts object members (without its `preserve_order`
-//! feature), but converted payloads must keep the member order of the source
-//! document, so the converters build this small tree and write it out
-//! themselves. It does not parse JSON and holds no numbers but digits that the
-//! producer already checked against the JSON number grammar.
+//! feature), so the converters write their output themselves, each from its
+//! own structure: XML from flat arrays (`xml::flat`), forms from the tree
+//! fields are inserted into (`form::build`). What they share is here:
+//! [`write_string`], and for tests, [`Node`], the ordered JSON value that
+//! expected output is described with. Nothing here parses JSON.
 
-/// A JSON value whose objects keep their members in insertion order.
+/// A JSON value whose objects keep their members in insertion order: the
+/// model property tests generate and compare.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Node {
     Null,
@@ -21,11 +25,10 @@ pub(crate) enum Node {
     Object(Vec<(String, Node)>),
 }
 
+#[cfg(test)]
 impl Node {
-    /// Appends the compact JSON text of this value to `out`.
-    ///
-    /// Recursion follows the tree's depth, which both producers bound by
-    /// their `MAX_DEPTH` limits, so the stack use is bounded too.
+    /// Appends the compact JSON text of this value to `out`, through
+    /// [`write_string`], so that tests of this writer test that one too.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Node::Null => out.extend_from_slice(b"null"),
@@ -70,25 +73,20 @@ impl Node {
 /// (short escapes where JSON has them, `\u00xx` for other control characters,
 /// everything else verbatim), so output is byte-identical to what a
 /// `serde_json` round trip of the same value would produce.
-fn write_string(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
+    // Bytes before `start` are written; runs without escapes are copied
+    // whole.
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            0x00..=0x1f => 0,
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
+        let short = ESCAPES[usize::from(byte)];
         if short == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if short == b'u' {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0xf)]);
@@ -101,6 +99,26 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
+
+/// Per byte, what follows the `\` of its escape: 0 for none, `u` for
+/// `\u00xx`. A table because a lookup per byte costs less than matching
+/// each byte against the cases (the same choice `serde_json` makes).
+static ESCAPES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table
+};
 
 /// An independent writer for expected values in tests: strings and names
 /// go through `serde_json`, so a slip in [`write_string`] cannot hide.
@@ -151,6 +169,16 @@ mod tests {
         for sample in samples {
             let ours = Node::String(sample.to_owned()).to_json();
             let theirs = serde_json::to_vec(sample).expect("a str always serializes");
+            assert_eq!(ours, theirs, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_like_serde_json() {
+        for c in (0..0x80u8).map(char::from) {
+            let sample = format!("a{c}b{c}");
+            let ours = Node::String(sample.clone()).to_json();
+            let theirs = serde_json::to_vec(&sample).expect("a str always serializes");
             assert_eq!(ours, theirs, "{sample:?}");
         }
     }

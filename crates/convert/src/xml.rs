@@ -99,6 +99,7 @@
 use std::fmt;
 
 mod element;
+mod flat;
 mod parse;
 #[cfg(test)]
 mod proptests;
@@ -258,6 +259,5 @@ pub fn to_json(body: &[u8], options: &XmlOptions) -> Result<Vec<u8>, XmlError> {
     let text = std::str::from_utf8(rest).map_err(|e| XmlError::InvalidUtf8 {
         offset: skipped + e.valid_up_to(),
     })?;
-    let node = parse::document(text, skipped, options)?;
-    Ok(node.to_json())
+    parse::document(text, skipped, options)
 }

@@ -1,19 +1,39 @@
 //! A field's value → JSON: a string, or, with `json_fields`, the JSON object
 //! or array it holds.
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 
 use super::{FormOptions, MAX_EMBEDDED_DEPTH};
-use crate::tree::Node;
+use crate::tree::write_string;
+
+/// A field's JSON value.
+#[derive(Debug)]
+pub(super) enum Leaf<'a> {
+    /// A string, usually borrowed from the body.
+    Text(Cow<'a, str>),
+    /// Valid, compact JSON text, written as it is.
+    Json(String),
+}
+
+impl Leaf<'_> {
+    pub(super) fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Leaf::Text(text) => write_string(text, out),
+            Leaf::Json(json) => out.extend_from_slice(json.as_bytes()),
+        }
+    }
+}
 
 /// The JSON value of a decoded field value.
-pub(super) fn leaf(value: String, options: &FormOptions) -> Node {
+pub(super) fn leaf<'a>(value: Cow<'a, str>, options: &FormOptions) -> Leaf<'a> {
     if options.json_fields
         && let Some(json) = embedded_json(&value)
     {
-        return Node::Raw(json);
+        return Leaf::Json(json);
     }
-    Node::String(value)
+    Leaf::Text(value)
 }
 
 /// The compact text of `value` if it is a JSON object or array nested at

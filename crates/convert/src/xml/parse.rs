@@ -3,6 +3,8 @@
 //! so only the open elements (at most [`MAX_DEPTH`]) are held as frames.
 //! Shapes are decided in `element`.
 
+use std::borrow::Cow;
+
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error, IllFormedError, SyntaxError};
 use quick_xml::escape::EscapeError;
@@ -10,13 +12,13 @@ use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
-use super::element::{Element, is_blank};
+use super::element::{Elements, is_blank};
+use super::flat::ValueId;
 use super::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_NODES, XmlError, XmlOptions};
-use crate::tree::Node;
 
 /// Converts a whole document; `base` is the number of bytes (a BOM) that
 /// precede `text` in the body, so offsets refer to the body as received.
-pub(super) fn document(text: &str, base: usize, options: &XmlOptions) -> Result<Node, XmlError> {
+pub(super) fn document(text: &str, base: usize, options: &XmlOptions) -> Result<Vec<u8>, XmlError> {
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.trim_text(false);
@@ -28,7 +30,7 @@ pub(super) fn document(text: &str, base: usize, options: &XmlOptions) -> Result<
     let mut doc = Document {
         base,
         options,
-        open: Vec::new(),
+        elements: Elements::new(text.len()),
         root: None,
         nodes: 0,
     };
@@ -42,45 +44,33 @@ pub(super) fn document(text: &str, base: usize, options: &XmlOptions) -> Result<
             Event::Decl(decl) => doc.declaration(&decl, offset)?,
             Event::DocType(_) => return Err(XmlError::DoctypeRefused { offset }),
             Event::Comment(_) | Event::PI(_) => {}
-            Event::Start(start) => {
-                let element = doc.open(&start, offset)?;
-                doc.open.push(element);
-            }
+            Event::Start(start) => doc.open(&start, offset)?,
             Event::Empty(start) => {
-                let element = doc.open(&start, offset)?;
-                doc.close(element);
+                doc.open(&start, offset)?;
+                doc.close(offset)?;
             }
-            Event::End(_) => {
-                // quick-xml checks that end tags match open ones, so a frame
-                // is always there; an empty stack would be its bug, reported
-                // rather than trusted.
-                let element = doc.open.pop().ok_or(XmlError::Syntax {
-                    offset,
-                    reason: "end tag without a start tag",
-                })?;
-                doc.close(element);
-            }
-            Event::Text(text) => match doc.open.last_mut() {
-                Some(element) => element.push_text(&text.xml10_content()),
-                None if is_blank(&text) => {}
-                None => return Err(XmlError::ContentOutsideRoot { offset }),
+            Event::End(_) => doc.close(offset)?,
+            Event::Text(text) => match doc.elements.depth() {
+                0 if is_blank(&text) => {}
+                0 => return Err(XmlError::ContentOutsideRoot { offset }),
+                _ => doc.elements.push_text(&text.xml10_content()),
             },
-            Event::CData(cdata) => match doc.open.last_mut() {
-                Some(element) => element.push_literal(&cdata.xml10_content()),
-                None => return Err(XmlError::ContentOutsideRoot { offset }),
+            Event::CData(cdata) => match doc.elements.depth() {
+                0 => return Err(XmlError::ContentOutsideRoot { offset }),
+                _ => doc.elements.push_literal(&cdata.xml10_content()),
             },
             Event::GeneralRef(reference) => {
                 let resolved = resolve(&reference, offset)?;
-                match doc.open.last_mut() {
-                    Some(element) => element.push_literal(resolved.encode_utf8(&mut [0; 4])),
-                    None => return Err(XmlError::ContentOutsideRoot { offset }),
+                match doc.elements.depth() {
+                    0 => return Err(XmlError::ContentOutsideRoot { offset }),
+                    _ => doc.elements.push_literal(resolved.encode_utf8(&mut [0; 4])),
                 }
             }
             Event::Eof => break,
         }
     }
-    match (doc.root, doc.open.is_empty()) {
-        (Some(root), true) => Ok(root),
+    match (doc.root, doc.elements.depth() == 0) {
+        (Some(root), true) => Ok(doc.elements.to_json(root)),
         (None, true) => Err(XmlError::MissingRoot),
         (_, false) => Err(XmlError::Syntax {
             offset: base + text.len(),
@@ -93,10 +83,9 @@ pub(super) fn document(text: &str, base: usize, options: &XmlOptions) -> Result<
 struct Document<'o> {
     base: usize,
     options: &'o XmlOptions,
-    /// The open elements, outermost first.
-    open: Vec<Element>,
+    elements: Elements,
     /// The document element's value, once it has closed.
-    root: Option<Node>,
+    root: Option<ValueId>,
     /// Elements and attributes seen so far.
     nodes: usize,
 }
@@ -122,19 +111,21 @@ impl Document<'_> {
     }
 
     /// Starts an element: checks placement, depth, name and attributes.
-    fn open(&mut self, start: &BytesStart<'_>, offset: usize) -> Result<Element, XmlError> {
+    fn open(&mut self, start: &BytesStart<'_>, offset: usize) -> Result<(), XmlError> {
         if self.root.is_some() {
             return Err(XmlError::ContentOutsideRoot { offset });
         }
-        if self.open.len() >= MAX_DEPTH {
+        if self.elements.depth() >= MAX_DEPTH {
             return Err(XmlError::TooDeep { offset });
         }
         self.count_node(offset)?;
-        let name = start.name().as_ref().to_owned();
-        if !is_xml_name(&name) {
+        let name = start.name();
+        if !is_xml_name(name.as_ref()) {
             return Err(XmlError::InvalidName { offset });
         }
-        let mut element = Element::new(name);
+        // Opened before its attributes are checked: a refusal below ends
+        // the conversion, so a half-read element is never seen.
+        self.elements.open(name.as_ref());
         for (count, attribute) in start.attributes().enumerate() {
             if count == MAX_ATTRIBUTES {
                 return Err(XmlError::TooManyAttributes { offset });
@@ -152,22 +143,25 @@ impl Document<'_> {
                 continue;
             }
             let value = attribute_value(&attribute, offset)?;
-            element.add_attribute(key.to_owned(), value);
+            self.elements.add_attribute(key, &value);
         }
-        if let Some(parent) = self.open.last_mut() {
-            parent.end_run();
-        }
-        Ok(element)
+        Ok(())
     }
 
-    /// Folds a finished element into its parent, or makes it the root.
-    fn close(&mut self, mut element: Element) {
-        let name = std::mem::take(&mut element.name);
-        let node = element.into_node(self.options);
-        match self.open.last_mut() {
-            Some(parent) => parent.add_child(name, node),
-            None => self.root = Some(node),
+    /// Closes the innermost element, folding its value into its parent or
+    /// making it the root.
+    fn close(&mut self, offset: usize) -> Result<(), XmlError> {
+        // quick-xml checks that end tags match open ones, so an element is
+        // always open here; none would be its bug, reported rather than
+        // trusted.
+        let value = self.elements.close(self.options).ok_or(XmlError::Syntax {
+            offset,
+            reason: "end tag without a start tag",
+        })?;
+        if self.elements.depth() == 0 {
+            self.root = Some(value);
         }
+        Ok(())
     }
 
     fn count_node(&mut self, offset: usize) -> Result<(), XmlError> {
@@ -180,9 +174,9 @@ impl Document<'_> {
 }
 
 /// An attribute's value with references decoded and whitespace normalised.
-fn attribute_value(attribute: &Attribute<'_>, offset: usize) -> Result<String, XmlError> {
+fn attribute_value<'a>(attribute: &Attribute<'a>, offset: usize) -> Result<Cow<'a, str>, XmlError> {
     match attribute.normalized_value(XmlVersion::Implicit1_0) {
-        Ok(value) => Ok(value.into_owned()),
+        Ok(value) => Ok(value),
         Err(Error::Escape(EscapeError::UnrecognizedEntity(..))) => {
             Err(XmlError::EntityRefused { offset })
         }
@@ -215,15 +209,16 @@ fn resolve(reference: &BytesRef<'_>, offset: usize) -> Result<char, XmlError> {
 }
 
 /// Whether `name` is an XML name. ASCII characters are checked against the
-/// XML `Name` production; other characters are accepted as they are.
+/// XML `Name` production; other characters are accepted as they are, which
+/// is why bytes can be checked one by one: every byte of a non-ASCII
+/// character is non-ASCII.
 fn is_xml_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let starts_well = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii());
-    starts_well
-        && chars.all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.') || !c.is_ascii()
+    let Some((&first, rest)) = name.as_bytes().split_first() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || matches!(first, b'_' | b':') || !first.is_ascii())
+        && rest.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || !b.is_ascii()
         })
 }
 
