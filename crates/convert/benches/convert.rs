@@ -16,13 +16,13 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::time::Instant;
+
+// The workspace's one implementation of paired ratios (shared with hookbridge's benches).
+#[path = "../../../benches/support/mod.rs"]
+mod support;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use hookbridge_convert::{form, xml};
-
-/// Rounds of a paired run (odd, for a clean median).
-const ROUNDS: usize = 301;
 
 /// Input bytes per batch in a paired run: long enough for the clock, short
 /// enough that load changes rarely fall inside one round.
@@ -166,33 +166,14 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// Median over [`ROUNDS`] of (time of `batch` runs of `work`) / (time of
-/// `batch` runs of `baseline`), the two run back to back in each round.
-fn paired_ratio(batch: usize, baseline: &dyn Fn(), work: &dyn Fn()) -> f64 {
-    let time = |run: &dyn Fn()| {
-        let start = Instant::now();
-        for _ in 0..batch {
-            run();
-        }
-        start.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let base = time(baseline);
-            time(work) / base
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ROUNDS / 2]
-}
-
 fn paired_ratios() {
     println!(
-        "\npaired ratios to serde_json::Value parsing of the same payload (median of {ROUNDS} rounds):"
+        "\npaired ratios to serde_json::Value parsing of the same payload (median of {} rounds):",
+        support::ROUNDS
     );
     for case in cases() {
         let batch = (BATCH_BYTES / case.body.len()).max(1);
-        let ratio = paired_ratio(
+        let ratio = support::paired_ratio(
             batch,
             &|| {
                 black_box(parse_value(&case.json));
@@ -215,8 +196,7 @@ criterion_group!(benches, bench);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-    if std::env::args().any(|a| a == "--bench") {
+    if support::benchmarking() {
         paired_ratios();
     }
 }

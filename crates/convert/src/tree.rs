@@ -36,16 +36,7 @@ impl Node {
             Node::Bool(false) => out.extend_from_slice(b"false"),
             Node::Number(digits) | Node::Raw(digits) => out.extend_from_slice(digits.as_bytes()),
             Node::String(text) => write_string(text, out),
-            Node::Array(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    item.write_json(out);
-                }
-                out.push(b']');
-            }
+            Node::Array(items) => write_array(items, out, Node::write_json),
             Node::Object(members) => {
                 out.push(b'{');
                 for (i, (name, value)) in members.iter().enumerate() {
@@ -151,6 +142,18 @@ pub(crate) fn reference_json(node: &Node) -> String {
 #[cfg(test)]
 pub(crate) fn is_json(bytes: &[u8]) -> bool {
     serde_json::from_slice::<&serde_json::value::RawValue>(bytes).is_ok()
+}
+
+/// Appends `items` as a JSON array, each written by `write`.
+pub(crate) fn write_array<T>(items: &[T], out: &mut Vec<u8>, write: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(item, out);
+    }
+    out.push(b']');
 }
 
 #[cfg(test)]

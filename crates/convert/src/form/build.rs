@@ -107,14 +107,7 @@ impl Slot<'_> {
             Slot::Vacant => out.extend_from_slice(b"null"),
             Slot::Value(leaf) => leaf.write_json(out),
             Slot::List(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    item.write_json(out);
-                }
-                out.push(b']');
+                crate::tree::write_array(items, out, |item, out| item.write_json(out))
             }
             Slot::Map(map) => map.write_json(out),
         }
