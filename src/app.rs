@@ -126,14 +126,14 @@ pub struct State {
     /// The metrics, shared by every `App`.
     pub metrics: Arc<Metrics>,
     draining: AtomicBool,
-    inflight: Arc<Semaphore>,
+    inflight: Semaphore,
     replay: ReplayCache<(Event, Answer)>,
 }
 
 impl State {
     /// State serving `app`, with `max_inflight` taken from its config.
     pub fn new(app: App, metrics: Arc<Metrics>) -> State {
-        let inflight = Arc::new(Semaphore::new(app.server.max_inflight));
+        let inflight = Semaphore::new(app.server.max_inflight);
         State {
             app: ArcSwap::from_pointee(app),
             metrics,
@@ -169,7 +169,7 @@ impl State {
     }
 
     /// The in-flight request limit.
-    pub fn inflight(&self) -> &Arc<Semaphore> {
+    pub fn inflight(&self) -> &Semaphore {
         &self.inflight
     }
 }

@@ -104,7 +104,6 @@ pub async fn run(
         })
     };
     let publisher = connect(&config)?;
-    let flush_timeout = config.kafka.ack_timeout;
     let origin = config.origin.clone();
     let running = reload::Running::of(&config);
     let app = App::new(config, publisher, &metrics);
@@ -142,7 +141,10 @@ pub async fn run(
         let _ = reloader.await;
     }
 
-    let publisher = state.app().publisher.clone();
+    // The config serving at the end (a reload may have changed `kafka.ack_timeout`).
+    let app = state.app();
+    let (publisher, flush_timeout) = (app.publisher.clone(), app.ack_timeout);
+    drop(app);
     let _ = tokio::task::spawn_blocking(move || publisher.flush(flush_timeout)).await;
     tracing::info!("producer flushed, stopping");
     let _ = admin.await;

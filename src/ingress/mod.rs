@@ -38,7 +38,6 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let app = state.app();
     let connections = Arc::new(Semaphore::new(app.server.max_connections));
-    let read_timeout = app.server.read_timeout;
     let grace = app.server.shutdown_grace;
     drop(app);
     let graceful = GracefulShutdown::new();
@@ -56,6 +55,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // Taken per connection, so that a reloaded `server.read_timeout` applies to
+        // new connections as it already does to bodies.
+        let read_timeout = state.app().server.read_timeout;
         let state = state.clone();
         let service = service_fn(move |request| {
             let state = state.clone();
