@@ -144,6 +144,20 @@ pub(crate) fn is_json(bytes: &[u8]) -> bool {
     serde_json::from_slice::<&serde_json::value::RawValue>(bytes).is_ok()
 }
 
+/// Hostile input for a converter: arbitrary bytes, or a soup of `tokens` that
+/// are meaningful to its syntax.
+#[cfg(test)]
+pub(crate) fn hostile_bytes(
+    tokens: Vec<&'static str>,
+) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let token = prop::sample::select(tokens);
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..2048),
+        proptest::collection::vec(token, 0..256).prop_map(|tokens| tokens.concat().into_bytes()),
+    ]
+}
+
 /// Appends `items` as a JSON array, each written by `write`.
 pub(crate) fn write_array<T>(items: &[T], out: &mut Vec<u8>, write: impl Fn(&T, &mut Vec<u8>)) {
     out.push(b'[');

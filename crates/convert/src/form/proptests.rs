@@ -14,7 +14,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::{FormOptions, to_json};
-use crate::tree::{Node, is_json, reference_json};
+use crate::tree::{Node, hostile_bytes, is_json, reference_json};
 
 /// How arrays whose items are all strings are written.
 #[derive(Debug, Clone, Copy)]
@@ -162,7 +162,7 @@ fn embedded() -> impl Strategy<Value = Node> {
 }
 
 fn hostile() -> impl Strategy<Value = Vec<u8>> {
-    let token = prop::sample::select(vec![
+    hostile_bytes(vec![
         "a",
         "b",
         "[",
@@ -190,11 +190,7 @@ fn hostile() -> impl Strategy<Value = Vec<u8>> {
         "99999999999999999999999",
         "[true]",
         "é",
-    ]);
-    prop_oneof![
-        vec(any::<u8>(), 0..2048),
-        vec(token, 0..256).prop_map(|tokens| tokens.concat().into_bytes()),
-    ]
+    ])
 }
 
 proptest! {
@@ -219,7 +215,7 @@ proptest! {
     }
 
     #[test]
-    fn hostile_input_never_panics_and_finishes_quickly(body in hostile(), json_fields: bool) {
+    fn hostile_input_never_panics(body in hostile(), json_fields: bool) {
         if let Ok(json) = to_json(&body, &FormOptions { json_fields }) {
             prop_assert!(is_json(&json));
         }
