@@ -1,12 +1,12 @@
 //! The `hookbridge` command: parse the CLI, load the config, set up logging, bind the
 //! listeners, run, and map the outcome to an exit code.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hookbridge::config::Config;
+use hookbridge::config::{Config, Secrets};
 use hookbridge::sender;
 
 /// EverBright webhooks in, acknowledged CloudEvents on Kafka out.
@@ -38,10 +38,16 @@ enum Command {
     /// Serve webhooks until SIGTERM or SIGINT.
     Serve,
     /// Validate the config file: exit 0, or 64 with every error listed.
-    CheckConfig,
+    CheckConfig {
+        /// Check `{ env }` and `{ file }` secret references without reading them (for
+        /// checking a config away from where its secrets are mounted).
+        #[arg(long)]
+        skip_secrets: bool,
+    },
     /// Print, as a curl command, a request signed for a credential.
     Sign(sender::Args),
-    /// Send a request signed for a credential; print the status and answer.
+    /// Send a request signed for a credential; print the status and answer. Exits 1
+    /// when the answer is not 2xx.
     Send(sender::Args),
 }
 
@@ -61,7 +67,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let env = std::sync::Arc::new(|name: &str| std::env::var(name).ok());
-    let config = match Config::load(&cli.config, env) {
+    let secrets = match cli.command {
+        Command::CheckConfig { skip_secrets: true } => Secrets::Skip,
+        _ => Secrets::Read,
+    };
+    let config = match Config::load_with(&cli.config, env, secrets) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{}: {errors}", cli.config.display());
@@ -69,12 +79,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig => {
-            println!(
-                "{}: ok ({} credentials)",
-                cli.config.display(),
-                config.credentials.len()
-            );
+        Command::CheckConfig { skip_secrets } => {
+            let unread = if skip_secrets {
+                ", secret references not read"
+            } else {
+                ""
+            };
+            let n = config.credentials.len();
+            print(&format!(
+                "{}: ok ({n} credentials{unread})",
+                cli.config.display()
+            ));
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
@@ -96,7 +111,11 @@ async fn serve(config: Config) -> ExitCode {
     ) else {
         return ExitCode::from(EX_UNAVAILABLE);
     };
-    tracing::info!(listen = %config.server.listen, admin = %config.server.admin_listen, version = env!("CARGO_PKG_VERSION"), "hookbridge starting");
+    // The bound addresses, which differ from the configured ones for port 0: scripts
+    // and tests bind port 0 and read them from this line.
+    if let (Ok(listen), Ok(admin)) = (webhook.local_addr(), admin.local_addr()) {
+        tracing::info!(%listen, %admin, version = env!("CARGO_PKG_VERSION"), "hookbridge listening");
+    }
     let listeners = hookbridge::Listeners { webhook, admin };
     match hookbridge::run(listeners, config, hookbridge::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,7 +130,7 @@ async fn serve(config: Config) -> ExitCode {
 async fn request(config: &Config, args: sender::Args, send: bool) -> ExitCode {
     match sender::command(config, args, send).await {
         Ok((output, ok)) => {
-            println!("{output}");
+            print(&output);
             if ok {
                 ExitCode::SUCCESS
             } else {
@@ -123,6 +142,12 @@ async fn request(config: &Config, args: sender::Args, send: bool) -> ExitCode {
             ExitCode::from(EX_USAGE)
         }
     }
+}
+
+/// Prints a line to stdout. A reader that went away (`hookbridge sign … | head`) is not
+/// an error worth a panic: the rest of the output is simply not wanted.
+fn print(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn init_tracing(format: LogFormat) {

@@ -12,48 +12,19 @@
 //! limits are bound at start: changing them is logged as needing a restart, and the
 //! rest of the new config still applies.
 
-use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{App, State};
-use crate::config::{Config, ConfigErrors, Env, Kafka, Server};
+use crate::config::{Config, Kafka, Origin, Server};
 use crate::publish::Publish;
 
 /// How often the config and secret files are checked for changes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Where a config was read from, to read it again.
-#[derive(Clone)]
-pub struct Origin {
-    /// The config file.
-    pub path: PathBuf,
-    /// How `{ env = … }` secrets are looked up.
-    pub env: Env,
-    /// A digest of the config file and secret files exactly as they were read, so a
-    /// change made between loading and watching is not missed.
-    pub fingerprint: [u8; 32],
-}
-
-impl fmt::Debug for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Origin")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Origin {
-    /// Reads and validates the config again.
-    pub fn load(&self) -> Result<Config, ConfigErrors> {
-        Config::load(&self.path, self.env.clone())
-    }
-}
 
 /// What a reload compares the new config with.
 #[derive(Debug, Clone)]
@@ -107,7 +78,7 @@ pub async fn watch(
             () = &mut stop => return,
             () = hup => tracing::info!("SIGHUP: reloading the config"),
             () = tokio::time::sleep(POLL_INTERVAL) => {
-                let now = fingerprint(&origin.path, &running.secret_files);
+                let now = origin.fingerprint_now(&running.secret_files);
                 if now == seen {
                     continue;
                 }
@@ -186,26 +157,4 @@ fn warn_about_restart_only_changes(running: &Running, next: &Config) {
     if !changed.is_empty() {
         tracing::warn!(keys = ?changed, "these settings only take effect after a restart");
     }
-}
-
-/// A digest of the config file and the secret files as they are on disk now.
-fn fingerprint(config: &Path, secret_files: &[PathBuf]) -> [u8; 32] {
-    let digests = std::iter::once(config)
-        .chain(secret_files.iter().map(PathBuf::as_path))
-        .map(|path| file_digest(std::fs::read(path).ok().as_deref()));
-    combine(digests)
-}
-
-/// The digest of one file's content (`None`: unreadable).
-pub(crate) fn file_digest(content: Option<&[u8]>) -> [u8; 32] {
-    content.map_or([0xff; 32], |bytes| Sha256::digest(bytes).into())
-}
-
-/// The fingerprint of a config file and its secret files, from their digests in order.
-pub(crate) fn combine(digests: impl IntoIterator<Item = [u8; 32]>) -> [u8; 32] {
-    digests
-        .into_iter()
-        .fold(Sha256::new(), |hash, digest| hash.chain_update(digest))
-        .finalize()
-        .into()
 }

@@ -11,6 +11,7 @@
 //! belong to the modules that use them (`auth`, `envelope`, `publish`).
 
 mod credentials;
+mod origin;
 mod read;
 mod sections;
 
@@ -25,12 +26,23 @@ use http::HeaderName;
 use crate::auth::{Credential, Secret};
 use crate::envelope::{self, SitePointers};
 use crate::everbright::{Environment, Event};
-use crate::reload::Origin;
+pub use origin::Origin;
 use read::{Ctx, Section};
 
 /// How `{ env = "VAR" }` secrets are looked up: injected, so that tests never touch
 /// the process environment.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Whether `{ env = … }` and `{ file = … }` secret references are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Read every referenced variable and file (serving, reloading).
+    Read,
+    /// Check only the form of the references, reading none of them: each stands for a
+    /// distinct placeholder value. For checking a config away from the machine that
+    /// holds its secrets (`check-config --skip-secrets`).
+    Skip,
+}
 
 /// The whole validated configuration.
 #[derive(Debug)]
@@ -167,6 +179,11 @@ impl Config {
     /// resolved against the file's directory; `env` looks up `{ env = … }` variables.
     /// The config remembers both, for live reload.
     pub fn load(path: &Path, env: Env) -> Result<Config, ConfigErrors> {
+        Config::load_with(path, env, Secrets::Read)
+    }
+
+    /// [`Config::load`], reading secret references or only checking their form.
+    pub fn load_with(path: &Path, env: Env, secrets: Secrets) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 path: String::new(),
@@ -174,9 +191,9 @@ impl Config {
             }])
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let (config, digests) = Config::parse_with_digests(&text, dir, &*env)?;
-        let fingerprint = crate::reload::combine(
-            std::iter::once(crate::reload::file_digest(Some(text.as_bytes()))).chain(digests),
+        let (config, digests) = Config::parse_with_digests(&text, dir, &*env, secrets)?;
+        let fingerprint = origin::combine(
+            std::iter::once(origin::file_digest(Some(text.as_bytes()))).chain(digests),
         );
         Ok(Config {
             origin: Some(Origin {
@@ -194,7 +211,7 @@ impl Config {
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
-        Config::parse_with_digests(text, base_dir, env).map(|(config, _)| config)
+        Config::parse_with_digests(text, base_dir, env, Secrets::Read).map(|(config, _)| config)
     }
 
     /// [`Config::parse`], also returning the digests of the secret files as read.
@@ -202,6 +219,7 @@ impl Config {
         text: &str,
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
+        secrets: Secrets,
     ) -> Result<(Config, Vec<[u8; 32]>), ConfigErrors> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             ConfigErrors(vec![ConfigError {
@@ -209,7 +227,7 @@ impl Config {
                 message: format!("invalid TOML: {}", e.to_string().trim_end()),
             }])
         })?;
-        let ctx = Ctx::new(env, base_dir);
+        let ctx = Ctx::new(env, base_dir, secrets);
         let mut root = Section::new(&ctx, "", Some(&table));
         let server = sections::server(root.table("server"));
         let kafka = sections::kafka(root.table("kafka"));

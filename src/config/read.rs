@@ -12,7 +12,11 @@ use std::time::Duration;
 
 use toml::{Table, Value};
 
-use super::ConfigError;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use super::{ConfigError, Secrets};
 use crate::auth::{Secret, SecretSet};
 
 /// Where secrets come from: injected so that tests never touch the process environment.
@@ -20,15 +24,21 @@ pub(super) struct Ctx<'e> {
     errors: RefCell<Vec<ConfigError>>,
     env: &'e dyn Fn(&str) -> Option<String>,
     base_dir: PathBuf,
+    secrets: Secrets,
     files: RefCell<Vec<(PathBuf, [u8; 32])>>,
 }
 
 impl<'e> Ctx<'e> {
-    pub(super) fn new(env: &'e dyn Fn(&str) -> Option<String>, base_dir: &Path) -> Self {
+    pub(super) fn new(
+        env: &'e dyn Fn(&str) -> Option<String>,
+        base_dir: &Path,
+        secrets: Secrets,
+    ) -> Self {
         Ctx {
             errors: RefCell::new(Vec::new()),
             env,
             base_dir: base_dir.to_path_buf(),
+            secrets,
             files: RefCell::new(Vec::new()),
         }
     }
@@ -106,6 +116,7 @@ impl<'e> Ctx<'e> {
             return None;
         };
         match kind.as_str() {
+            "env" | "file" if self.secrets == Secrets::Skip => Some(placeholder(kind, name)),
             "env" => match (self.env)(name) {
                 Some(v) => Some(v.into_bytes()),
                 None => {
@@ -116,7 +127,7 @@ impl<'e> Ctx<'e> {
             "file" => {
                 let file = self.base_dir.join(name);
                 let read = std::fs::read(&file);
-                let digest = crate::reload::file_digest(read.as_deref().ok());
+                let digest = super::origin::file_digest(read.as_deref().ok());
                 self.files.borrow_mut().push((file.clone(), digest));
                 match read {
                     Ok(mut bytes) => {
@@ -143,6 +154,18 @@ impl<'e> Ctx<'e> {
             }
         }
     }
+}
+
+/// The value a secret reference stands for when secrets are not read: distinct per
+/// reference (so two references never look like one secret), and of a form every
+/// scheme accepts (a Standard Webhooks `whsec_` key is the strictest).
+fn placeholder(kind: &str, name: &str) -> Vec<u8> {
+    let digest = Sha256::new()
+        .chain_update(kind)
+        .chain_update([0])
+        .chain_update(name)
+        .finalize();
+    format!("whsec_{}", STANDARD.encode(digest)).into_bytes()
 }
 
 /// One table of the config file, read key by key.

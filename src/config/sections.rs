@@ -270,7 +270,8 @@ pub(super) fn cross_check(ctx: &Ctx<'_>, config: &Config) {
             ),
         );
     }
-    if server.listen == server.admin_listen {
+    // Port 0 asks the system for a free port: two of those never collide.
+    if server.listen == server.admin_listen && server.listen.port() != 0 {
         ctx.error("server.admin_listen", "must differ from server.listen");
     }
     for (route, _) in &config.routes {

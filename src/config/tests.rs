@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -546,4 +547,52 @@ fn org_specific_hmac_credentials_are_told_apart_by_client_id() {
         )),
         "credentials[1]: cannot be told apart",
     );
+}
+
+#[test]
+fn skipped_secrets_are_checked_for_form_but_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookbridge.toml");
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "sw"
+scheme = "hmac-sha256"
+preset = "standard-webhooks"
+client_secret = { file = "/var/run/secrets/absent" }
+[[credentials]]
+name = "one"
+scheme = "header"
+header = "X-Api-Key"
+value = { env = "UNSET_ONE" }
+[[credentials]]
+name = "two"
+scheme = "header"
+header = "X-Api-Key"
+value = { env = "UNSET_TWO" }
+"#;
+    std::fs::write(&path, text).unwrap();
+    let looked_up = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = looked_up.clone();
+    let env: Env = Arc::new(move |name: &str| {
+        seen.lock().unwrap().push(name.to_string());
+        None
+    });
+    let read = Config::load_with(&path, env.clone(), Secrets::Read).unwrap_err();
+    assert_eq!(read.0.len(), 3, "{read}");
+    looked_up.lock().unwrap().clear();
+    let skipped = Config::load_with(&path, env, Secrets::Skip).unwrap();
+    assert_eq!(skipped.credentials.len(), 3);
+    assert!(looked_up.lock().unwrap().is_empty(), "an env var was read");
+    assert!(skipped.secret_files.is_empty(), "a secret file was read");
+
+    let malformed = text.replace(
+        r#"{ env = "UNSET_ONE" }"#,
+        r#"{ env = "UNSET_ONE", file = "x" }"#,
+    );
+    std::fs::write(&path, malformed).unwrap();
+    let errors = Config::load_with(&path, Arc::new(|_: &str| None), Secrets::Skip).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert_eq!(errors.0[0].path, "credentials[1].value");
 }
