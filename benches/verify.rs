@@ -8,6 +8,12 @@
 //!
 //! `cargo bench --bench verify -- --warm-up-time 1 --measurement-time 3`
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark that cannot set up fails loudly"
+)]
+
 mod support;
 
 use std::hint::black_box;

@@ -7,6 +7,12 @@
 //! `python3 -m pip install --target .tools/py standardwebhooks`. Without them these tests
 //! fail with that instruction; they never skip.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark that cannot set up fails loudly"
+)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -24,8 +24,10 @@ pub struct Signed {
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // Invariant: HMAC accepts keys of any length (long keys are hashed, short ones
-    // padded), so `new_from_slice` cannot fail.
+    #[expect(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of any length (long keys are hashed, short ones padded)"
+    )]
     let mut mac =
         <::hmac::Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     for part in parts {

@@ -1,6 +1,12 @@
 //! Integration tests: hookbridge on real sockets against a real Kafka-protocol broker
 //! (tansu), with records read back by a real Kafka consumer.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test that cannot set up fails loudly"
+)]
+
 mod support;
 
 mod admin;

@@ -14,6 +14,12 @@
 //! load. It only runs under `cargo bench` (`--bench`), so that
 //! `cargo test --benches` stays a quick smoke test.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test or benchmark that cannot set up fails loudly"
+)]
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 

@@ -10,8 +10,6 @@
 //! refusals (never guesses) for hostile or malformed input. It is a crate of its
 //! own so that it can be fuzzed without building the Kafka client.
 
-#![forbid(unsafe_code)]
-
 pub mod form;
 pub mod format;
 mod tree;

@@ -85,11 +85,20 @@ impl HmacSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HmacSettingsError {
     /// A Standard Webhooks secret does not start with `whsec_`.
-    MissingSecretPrefix { index: usize },
+    MissingSecretPrefix {
+        /// The secret's position in the array.
+        index: usize,
+    },
     /// A Standard Webhooks secret is not base64 after `whsec_`.
-    SecretNotBase64 { index: usize },
+    SecretNotBase64 {
+        /// The secret's position in the array.
+        index: usize,
+    },
     /// A secret (for Standard Webhooks: its decoded key) is empty.
-    EmptySecret { index: usize },
+    EmptySecret {
+        /// The secret's position in the array.
+        index: usize,
+    },
     /// The client id is empty or cannot be sent as a header value.
     InvalidClientId,
     /// The signature prefix holds characters a header value cannot start with or carry.
@@ -166,6 +175,9 @@ pub(super) fn decode_whsec_secrets(secrets: &SecretSet) -> Result<SecretSet, Hma
         // (possibly larger) is wiped by `Zeroizing`.
         keys.push(Secret::new(decoded.to_vec()));
     }
-    // Invariant: one key per configured secret, and a `SecretSet` is never empty.
+    #[expect(
+        clippy::expect_used,
+        reason = "one key per configured secret, and a configured set is never empty"
+    )]
     Ok(SecretSet::new(keys).expect("a SecretSet is never empty"))
 }

@@ -61,7 +61,10 @@ pub(super) fn message_id(since_epoch: Duration, body: &[u8]) -> String {
 
 /// A header value from text known to be printable ASCII.
 pub(super) fn printable_value(text: String) -> HeaderValue {
-    // Invariant: callers pass hex, base64, `msg_`+hex, or a prefix that `Hmac::new`
-    // checked to be printable ASCII followed by one of those.
+    #[expect(
+        clippy::expect_used,
+        reason = "callers pass hex, base64, `msg_`+hex, or a prefix that `Hmac::new` \
+                  checked to be printable ASCII followed by one of those"
+    )]
     HeaderValue::try_from(text).expect("printable ASCII is a valid header value")
 }

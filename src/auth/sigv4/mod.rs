@@ -285,7 +285,10 @@ impl SigV4 {
         names.sort_unstable();
         let signed_headers = names.join(";");
 
-        // Invariant: every signed name was taken from `signing`, so none is missing.
+        #[expect(
+            clippy::expect_used,
+            reason = "every signed name was taken from `signing`, so none is missing"
+        )]
         let canonical = canonical::request(
             method,
             uri,
@@ -388,8 +391,11 @@ fn at_most_one<'h>(
 
 /// A header value from text built of validated tokens, hex and fixed punctuation.
 fn token_value(text: &str) -> HeaderValue {
-    // Invariant: callers pass a date, hex, or the Authorization line built from the key
-    // id, region and service that `SigV4::new` checked to be tokens.
+    #[expect(
+        clippy::expect_used,
+        reason = "callers pass a date, hex, or the Authorization line built from the key \
+                  id, region and service that `SigV4::new` checked to be tokens"
+    )]
     HeaderValue::from_str(text).expect("printable ASCII is a valid header value")
 }
 

@@ -31,7 +31,10 @@ pub enum SigV4SettingsError {
     /// The service is empty or holds characters other than `A-Z a-z 0-9 . _ -`.
     InvalidService,
     /// The secret at this position of `secret_access_key` is empty.
-    EmptySecret { index: usize },
+    EmptySecret {
+        /// The secret's position in the array.
+        index: usize,
+    },
 }
 
 impl SigV4SettingsError {
