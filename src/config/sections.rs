@@ -45,8 +45,8 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
 
 pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
     let brokers = s.required_string("brokers").map(str::to_string);
-    if brokers.as_deref().is_some_and(|b| b.trim().is_empty()) {
-        s.error("brokers", "must list at least one host:port");
+    if let Some(brokers) = brokers.as_deref() {
+        broker_list_rules(&s, brokers);
     }
     let topic_template = s
         .string("topic_template")
@@ -85,6 +85,28 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         envelope,
         properties,
     })
+}
+
+/// Checks `kafka.brokers`: a comma-separated list of `host:port` (librdkafka's
+/// optional `protocol://` prefix allowed), so that a forgotten port is reported here
+/// rather than becoming a silent connection to librdkafka's default 9092.
+fn broker_list_rules(s: &Section<'_, '_, '_>, brokers: &str) {
+    if brokers.trim().is_empty() {
+        s.error("brokers", "must list at least one host:port");
+        return;
+    }
+    for entry in brokers.split(',').map(str::trim) {
+        let address = entry.split_once("://").map_or(entry, |(_, rest)| rest);
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            s.error(
+                "brokers",
+                format!("{entry:?} is not host:port (e.g. \"kafka-0.kafka:9092\")"),
+            );
+        }
+    }
 }
 
 /// Checks a topic template: only known placeholders, and every topic it can produce is

@@ -596,3 +596,29 @@ value = { env = "UNSET_TWO" }
     assert_eq!(errors.0.len(), 1, "{errors}");
     assert_eq!(errors.0[0].path, "credentials[1].value");
 }
+
+#[test]
+fn every_broker_needs_a_host_and_a_port() {
+    let with = |brokers: &str| MINIMAL.replace("localhost:9092", brokers);
+    for good in [
+        "kafka:9092",
+        "a:9092, b:9093",
+        "10.0.0.1:9092",
+        "[::1]:9092",
+        "SSL://kafka:9093",
+    ] {
+        assert!(parse(&with(good)).is_ok(), "{good}");
+    }
+    for bad in [
+        "localhost",
+        "kafka:",
+        ":9092",
+        "a:9092,b",
+        "kafka:0",
+        "kafka:99999",
+        " ",
+    ] {
+        let errors = errors(&with(bad));
+        assert_has(&errors, "kafka.brokers:");
+    }
+}
