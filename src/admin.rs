@@ -12,13 +12,11 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::app::State;
+use crate::listener::{self, Connection, Limits};
 
 /// How recent the broker's last answer must be for `/readyz` to pass.
 pub const READY_WITHIN: Duration = Duration::from_secs(10);
@@ -63,28 +61,31 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> 
     }
 }
 
+/// How many admin connections may be open at once: Prometheus and the kubelet's
+/// probes need a handful, and the rest of the process's file descriptors belong to the
+/// webhook listener.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The largest admin request head: a GET with a few headers.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// Serves the admin endpoints on `listener` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stream = tokio::select! {
-            stream = crate::ingress::accept(&listener) => stream,
-            () = &mut shutdown => break,
+    let limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        grace: Duration::from_secs(1),
+    };
+    let accept = || {
+        let connection = Connection {
+            header_read_timeout: Duration::from_secs(5),
+            max_head_bytes: MAX_HEAD_BYTES,
         };
         let state = state.clone();
         let service = service_fn(move |request| {
             let response = respond(&state, &request);
-            async move { Ok::<_, std::convert::Infallible>(response) }
+            async move { Ok(response) }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(5))
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), graceful.shutdown()).await;
+        (connection, service)
+    };
+    listener::serve(listener, limits, accept, shutdown).await;
 }

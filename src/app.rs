@@ -12,15 +12,16 @@ use arc_swap::ArcSwap;
 use http::HeaderName;
 use tokio::sync::Semaphore;
 
+use uuid::Uuid;
+
 use crate::auth::Authenticator;
 use crate::auth::replay::ReplayCache;
 use crate::config::{Config, Server};
-use crate::envelope;
+use crate::envelope::{self, Reason};
 use crate::everbright::{Environment, Event};
-use crate::ingress::Answer;
-use crate::ingress::Router;
 use crate::metrics::Metrics;
-use crate::publish::Publish;
+use crate::publish::{Delivery, ErrorKind, Publish};
+use crate::route::Router;
 
 /// Everything a request needs, built from one config.
 pub struct App {
@@ -68,8 +69,8 @@ impl App {
         for reason in crate::auth::Failure::REASONS {
             metrics.auth_failures.with_label_values(&[reason]);
         }
-        for kind in crate::publish::ERROR_KINDS {
-            metrics.kafka_errors.with_label_values(&[kind]);
+        for kind in ErrorKind::ALL {
+            metrics.kafka_errors.with_label_values(&[kind.as_str()]);
         }
         for event in Event::ALL {
             metrics
@@ -113,6 +114,23 @@ impl App {
             &self.topics[i]
         }
     }
+}
+
+/// A webhook answered with 2xx: its record is acknowledged. Remembered by the replay
+/// cache, so an identical signed retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The CloudEvents id.
+    pub id: Uuid,
+    /// Where the record went.
+    pub topic: String,
+    /// The broker's acknowledgement.
+    pub delivery: Delivery,
+    /// Set when the record is a dead letter (answered 202).
+    pub dead_letter: Option<Reason>,
+    /// Whether this answer was replayed from the cache for an identical signed
+    /// request, without a second record.
+    pub replayed: bool,
 }
 
 /// How many signed requests the replay cache remembers. Each entry is about 200
@@ -171,5 +189,79 @@ impl State {
     /// The in-flight request limit.
     pub fn inflight(&self) -> &Semaphore {
         &self.inflight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::auth::Failure;
+    use crate::publish::{PublishError, Publishing, Record};
+
+    struct Unused;
+
+    impl Publish for Unused {
+        fn publish(&self, _record: Record) -> Publishing<'_> {
+            Box::pin(async { Err(PublishError::Closed) })
+        }
+        fn last_contact(&self) -> Option<Instant> {
+            None
+        }
+        fn flush(&self, _timeout: Duration) {}
+    }
+
+    /// The series of `metric` with exactly these labels, as the scrape shows them.
+    fn has_series(scrape: &str, metric: &str, labels: &[(&str, &str)]) -> bool {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        let series = format!("{metric}{{{}}} 0", labels.join(","));
+        scrape.lines().any(|line| line == series)
+    }
+
+    #[test]
+    fn every_label_a_request_can_produce_is_pre_registered_at_zero() {
+        let config = Config::parse(
+            "[kafka]\nbrokers = \"b:9092\"\n[[credentials]]\nname = \"open\"\nscheme = \"none\"\n",
+            Path::new("."),
+            &|_| None,
+        )
+        .unwrap();
+        let metrics = Metrics::new();
+        let _app = App::new(config, Arc::new(Unused), &metrics);
+        let scrape = String::from_utf8(metrics.encode()).unwrap();
+        for reason in Failure::REASONS {
+            let labels = [("reason", *reason)];
+            assert!(
+                has_series(&scrape, "hookbridge_auth_failures_total", &labels),
+                "{reason}"
+            );
+        }
+        for kind in ErrorKind::ALL {
+            let labels = [("kind", kind.as_str())];
+            assert!(
+                has_series(&scrape, "hookbridge_kafka_errors_total", &labels),
+                "{kind:?}"
+            );
+        }
+        for event in Event::ALL {
+            for reason in Reason::ALL {
+                let labels = [("event", event.slug()), ("reason", reason.as_str())];
+                assert!(has_series(&scrape, "hookbridge_deadletters_total", &labels));
+            }
+            let labels = [
+                ("credential", "open"),
+                ("environment", "production"),
+                ("event", event.slug()),
+            ];
+            assert!(has_series(
+                &scrape,
+                "hookbridge_events_published_total",
+                &labels
+            ));
+        }
+        let replays = [("credential", "open")];
+        assert!(has_series(&scrape, "hookbridge_replays_total", &replays));
     }
 }

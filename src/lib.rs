@@ -15,16 +15,25 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML file, validated into domain types with every error reported.
-//! - [`ingress`]: the listener, its limits, the per-request pipeline, and the one map
-//!   from failures to HTTP statuses.
+//! - [`ingress`]: the webhook listener, the per-request pipeline, and the one map from
+//!   failures to HTTP statuses; [`listener`]: accepting connections within limits, for
+//!   the webhook and admin listeners alike; [`route`]: URL path → event.
 //! - [`auth`]: credentials and how each scheme is verified.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`shutdown`]: the signal to stop.
+//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
-
-#![forbid(unsafe_code)]
+//!
+//! Imports point one way, down the data flow:
+//!
+//! ```text
+//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
+//!      → {auth, envelope, metrics, everbright, listener}
+//! ```
+//!
+//! No module imports one above it, and nothing below the crate root refers to it.
 
 pub mod admin;
 pub mod app;
@@ -33,16 +42,17 @@ pub mod config;
 pub mod envelope;
 pub mod everbright;
 pub mod ingress;
+pub mod listener;
 pub mod metrics;
 pub mod publish;
 pub mod reload;
+pub mod route;
 pub mod sender;
 pub mod shutdown;
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 
@@ -88,26 +98,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::new());
-    let connect: Arc<reload::Connect> = {
-        let metrics = metrics.clone();
-        Arc::new(move |config: &Config| {
-            let probe_topic = config.deadletter_topic(
-                config
-                    .credentials
-                    .first()
-                    .map_or(everbright::Environment::Production, |c| c.environment),
-                everbright::Event::ALL[0],
-            );
-            KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic)
-                .map(|p| Arc::new(p) as Arc<dyn Publish>)
-                .map_err(Error::Kafka)
-        })
-    };
-    let publisher = connect(&config)?;
+    let connect = kafka_connect(metrics.clone());
+    let publisher = connect(&config).map_err(Error::Kafka)?;
     let origin = config.origin.clone();
     let running = reload::Running::of(&config);
     let app = App::new(config, publisher, &metrics);
-    metrics.config_last_reload_success.set(unix_now());
+    metrics.config_loaded();
     let state = Arc::new(State::new(app, metrics));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -141,18 +137,31 @@ pub async fn run(
         let _ = reloader.await;
     }
 
-    // The config serving at the end (a reload may have changed `kafka.ack_timeout`).
+    flush(&state).await;
+    let _ = admin.await;
+    Ok(())
+}
+
+/// How a config's Kafka producer is made: with the shared metrics, and a readiness
+/// probe on one of the config's own dead-letter topics.
+fn kafka_connect(metrics: Arc<Metrics>) -> Arc<reload::Connect> {
+    Arc::new(move |config: &Config| {
+        let environment = config
+            .credentials
+            .first()
+            .map_or(everbright::Environment::Production, |c| c.environment);
+        let probe_topic = config.deadletter_topic(environment, everbright::Event::ALL[0]);
+        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic)
+            .map(|p| Arc::new(p) as Arc<dyn Publish>)
+    })
+}
+
+/// Waits for what the producer still holds, off the async threads, as long as the
+/// config serving at the end allows (a reload may have changed `kafka.ack_timeout`).
+async fn flush(state: &State) {
     let app = state.app();
     let (publisher, flush_timeout) = (app.publisher.clone(), app.ack_timeout);
     drop(app);
     let _ = tokio::task::spawn_blocking(move || publisher.flush(flush_timeout)).await;
     tracing::info!("producer flushed, stopping");
-    let _ = admin.await;
-    Ok(())
-}
-
-pub(crate) fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -5,6 +5,8 @@
 //! (event slugs, credential names, status codes, reason names): never from a raw path
 //! or header, so a sender cannot grow the series count.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
@@ -162,6 +164,14 @@ impl Metrics {
             metrics.config_reloads.with_label_values(&[result]);
         }
         metrics
+    }
+
+    /// Records a successful config load (at start or on reload) as happening now.
+    pub fn config_loaded(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.config_last_reload_success.set(now);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::error::KafkaError;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::{App, State};
@@ -46,7 +47,7 @@ impl Running {
 }
 
 /// Creates a publisher for a config (the real one connects to Kafka).
-pub type Connect = dyn Fn(&Config) -> Result<Arc<dyn Publish>, crate::Error> + Send + Sync;
+pub type Connect = dyn Fn(&Config) -> Result<Arc<dyn Publish>, KafkaError> + Send + Sync;
 
 /// Watches `origin` and swaps reloaded configs into `state` until `stop` resolves.
 /// `running` describes the config `state` serves now.
@@ -131,7 +132,7 @@ fn reload(
     let credentials = next.credentials.len();
     state.swap(App::new(next, publisher, metrics));
     metrics.config_reloads.with_label_values(&["success"]).inc();
-    metrics.config_last_reload_success.set(crate::unix_now());
+    metrics.config_loaded();
     tracing::info!(credentials, "config reloaded");
     Some((now_running, read))
 }

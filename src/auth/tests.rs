@@ -1,5 +1,6 @@
 use std::time::SystemTime;
 
+use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use super::*;
@@ -7,7 +8,7 @@ use crate::auth::basic::BasicSettings;
 use crate::auth::header::HeaderSettings;
 use crate::auth::hmac::Hmac;
 use crate::auth::sigv4::SigV4;
-use crate::everbright::{Environment, EventSet};
+use crate::everbright::{Environment, Event, EventSet};
 
 fn cred(name: &str, environment: Environment, events: EventSet, scheme: Scheme) -> Credential {
     Credential {
@@ -65,6 +66,7 @@ fn who(
     };
     auth.authenticate(&request, event, SystemTime::now())
         .map(|a| a.credential.name.clone())
+        .map_err(|r| r.failure)
 }
 
 fn fleet() -> Authenticator {
@@ -261,7 +263,7 @@ fn selection_never_compares_a_secret_of_another_credential() {
         who(&a, &[("x-key", "aaaaaaaaaaaaaaaa3")], e),
         Err(Failure::BadSecret)
     );
-    let selectors: Vec<_> = a.index.keys().collect();
+    let selectors: Vec<_> = a.selectors().collect();
     assert_eq!(selectors.len(), 2);
     assert!(
         selectors
@@ -290,6 +292,128 @@ fn failure_reasons_are_stable_labels() {
             "malformed-header"
         ]
     );
+}
+
+/// Every failure, with every nested reason. The matches are exhaustive, so a new
+/// variant does not compile until it is listed here too.
+fn every_failure() -> Vec<Failure> {
+    use super::hmac::HmacError as H;
+    use super::sigv4::SigV4Error as S;
+    let h = || HeaderName::from_static("x-h");
+    let hmac = [
+        H::MissingHeader(h()),
+        H::DuplicateHeader(h()),
+        H::MalformedHeader(h()),
+        H::ClientIdMismatch,
+        H::NoSupportedSignature,
+        H::TimestampOutOfRange,
+        H::BadSignature,
+    ];
+    let sigv4 = [
+        S::MissingHeader(h()),
+        S::DuplicateHeader(h()),
+        S::MalformedHeader(h()),
+        S::MissingField("f"),
+        S::DuplicateField("f"),
+        S::MalformedField("f"),
+        S::UnsignedHeader(h()),
+        S::MissingSignedHeader(h()),
+        S::UnknownAccessKey,
+        S::ScopeMismatch("region"),
+        S::TimestampOutOfRange,
+        S::UnsignedPayload,
+        S::BodyHashMismatch,
+        S::BadSignature,
+    ];
+    let all: Vec<Failure> = [
+        Failure::MissingCredentials,
+        Failure::UnknownCredential,
+        Failure::BadSecret,
+        Failure::EventNotAllowed,
+        Failure::MalformedHeader(h()),
+    ]
+    .into_iter()
+    .chain(hmac.into_iter().map(Failure::Hmac))
+    .chain(sigv4.into_iter().map(Failure::SigV4))
+    .collect();
+    for f in &all {
+        match f {
+            Failure::MissingCredentials
+            | Failure::UnknownCredential
+            | Failure::BadSecret
+            | Failure::EventNotAllowed
+            | Failure::MalformedHeader(_)
+            | Failure::Hmac(
+                H::MissingHeader(_)
+                | H::DuplicateHeader(_)
+                | H::MalformedHeader(_)
+                | H::ClientIdMismatch
+                | H::NoSupportedSignature
+                | H::TimestampOutOfRange
+                | H::BadSignature,
+            )
+            | Failure::SigV4(
+                S::MissingHeader(_)
+                | S::DuplicateHeader(_)
+                | S::MalformedHeader(_)
+                | S::MissingField(_)
+                | S::DuplicateField(_)
+                | S::MalformedField(_)
+                | S::UnsignedHeader(_)
+                | S::MissingSignedHeader(_)
+                | S::UnknownAccessKey
+                | S::ScopeMismatch(_)
+                | S::TimestampOutOfRange
+                | S::UnsignedPayload
+                | S::BodyHashMismatch
+                | S::BadSignature,
+            ) => {}
+        }
+    }
+    all
+}
+
+#[test]
+fn every_failure_reason_is_in_the_pre_registered_list() {
+    let reasons: std::collections::HashSet<&str> =
+        every_failure().iter().map(Failure::reason).collect();
+    for reason in &reasons {
+        assert!(
+            Failure::REASONS.contains(reason),
+            "{reason} is not in Failure::REASONS"
+        );
+    }
+    assert_eq!(
+        reasons.len(),
+        Failure::REASONS.len(),
+        "REASONS lists a label no failure has"
+    );
+}
+
+#[test]
+fn a_refusal_names_the_credential_the_request_selected() {
+    let a = fleet();
+    let wrong_password = basic::encode("everbright", b"wrong");
+    let cases = [
+        ("authorization", wrong_password.as_str(), Some("basic")),
+        ("x-api-key", "unknown", None),
+    ];
+    let uri = Uri::from_static("/everbright/site-archived");
+    for (name, value, candidate) in cases {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        let request = Request {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &headers,
+            body: b"{}",
+        };
+        let refused = a
+            .authenticate(&request, Event::SiteArchived, SystemTime::now())
+            .unwrap_err();
+        assert_eq!(refused.failure, Failure::BadSecret, "{name}");
+        assert_eq!(refused.candidate.map(|c| c.name.as_str()), candidate);
+    }
 }
 
 fn hmac_cred(name: &str, client_id: Option<&str>, secret: &str, events: EventSet) -> Credential {
@@ -353,6 +477,7 @@ fn signed_request(
     };
     auth.authenticate(&request, event, now)
         .map(|a| (a.credential.name.clone(), a.replay))
+        .map_err(|r| r.failure)
 }
 
 #[test]
@@ -388,7 +513,9 @@ fn hmac_credentials_are_selected_by_client_id() {
         body: b"{}",
     };
     assert_eq!(
-        a.authenticate(&r, e, SystemTime::now()).unwrap_err(),
+        a.authenticate(&r, e, SystemTime::now())
+            .unwrap_err()
+            .failure,
         Failure::UnknownCredential
     );
 }
@@ -415,7 +542,8 @@ fn sigv4_with_an_unknown_access_key_is_refused_before_any_signature_work() {
     };
     assert_eq!(
         a.authenticate(&r, Event::SiteArchived, SystemTime::now())
-            .unwrap_err(),
+            .unwrap_err()
+            .failure,
         Failure::UnknownCredential
     );
 }

@@ -1,6 +1,6 @@
 //! The config file: TOML in, a validated [`Config`] of domain types out.
 //!
-//! Reading happens in two steps. [`read`] walks the TOML table key by key, so that
+//! Reading happens in two steps. `read` walks the TOML table key by key, so that
 //! *every* problem is reported with its key path (`credentials[1].scheme: …`), not just
 //! the first, and unknown keys are errors. Then cross-field rules (timeouts that must
 //! nest, credentials that would be ambiguous, topic names Kafka would refuse) are

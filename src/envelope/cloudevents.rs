@@ -12,7 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 
-use super::Reason;
+use sha2::{Digest, Sha256};
+
+use super::{Incoming, Reason};
 use crate::everbright::{Environment, Event};
 
 /// `content-type` of a structured record.
@@ -49,6 +51,29 @@ pub struct Attributes<'a> {
     pub dead_letter: Option<Reason>,
     /// `datacontenttype`: `application/json`, or as sent on dead letters.
     pub data_content_type: Option<&'a str>,
+}
+
+impl<'a> Attributes<'a> {
+    /// The attributes every record of `incoming` has, before its body is looked at:
+    /// an accepted event's `datacontenttype`, no site yet.
+    pub fn received(incoming: &Incoming<'a>) -> Self {
+        Attributes {
+            id: incoming.id,
+            event: incoming.event,
+            environment: incoming.environment,
+            credential: incoming.credential,
+            organization: incoming.organization,
+            time: incoming.received,
+            body_sha256: Sha256::digest(incoming.body).into(),
+            site: None,
+            quote: None,
+            status: None,
+            normalized: false,
+            original_content_type: None,
+            dead_letter: None,
+            data_content_type: Some("application/json"),
+        }
+    }
 }
 
 /// An attribute value.

@@ -15,7 +15,6 @@ pub use hookbridge_convert::{form, format, xml};
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use cloudevents::{Attributes, Data, STRUCTURED_CONTENT_TYPE};
@@ -119,102 +118,132 @@ pub struct Envelope {
     pub dead_letter: Option<Reason>,
 }
 
+/// A body decoded to JSON text: borrowed from the body, or held by the caller's
+/// storage when it was rewritten or converted.
+struct Json<'s> {
+    text: &'s str,
+    doc: Document<'s>,
+    /// Python literals were rewritten.
+    normalized: bool,
+    /// The media type of an XML or form body that was converted.
+    original_content_type: Option<&'s str>,
+}
+
+/// What the envelope takes from the payload besides its text.
+struct Located<'s> {
+    json: Json<'s>,
+    site: String,
+    quote: Option<String>,
+    status: Option<Cow<'s, str>>,
+}
+
 impl Settings {
-    /// Builds the record for `incoming`.
+    /// Builds the record for `incoming`: decode the body to JSON, locate the site in
+    /// it, encode the event — or, where a step finds the body unusable, a dead letter.
     pub fn build(&self, incoming: &Incoming<'_>) -> Envelope {
-        let body_sha256: [u8; 32] = Sha256::digest(incoming.body).into();
-        let attributes = Attributes {
-            id: incoming.id,
-            event: incoming.event,
-            environment: incoming.environment,
-            credential: incoming.credential,
-            organization: incoming.organization,
-            time: incoming.received,
-            body_sha256,
-            site: None,
-            quote: None,
-            status: None,
-            normalized: false,
-            original_content_type: None,
-            dead_letter: None,
-            data_content_type: Some("application/json"),
-        };
+        let attributes = Attributes::received(incoming);
+        let mut storage = None;
+        let located = self
+            .decode(incoming, &mut storage)
+            .and_then(|json| self.locate(incoming.event, json));
+        match located {
+            Ok(located) => self.encode(attributes, &located),
+            Err(reason) => self.dead_letter(attributes, incoming, reason),
+        }
+    }
+
+    /// The body as JSON text, by its format; `storage` holds text that is not the
+    /// body's own bytes.
+    fn decode<'s>(
+        &self,
+        incoming: &Incoming<'s>,
+        storage: &'s mut Option<String>,
+    ) -> Result<Json<'s>, Reason> {
         let body = incoming.body;
-        let converted: Option<String>;
-        let (text, doc, normalized, original_content_type) =
-            match format::detect(incoming.content_type, body) {
-                Format::Json => {
-                    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-                    let Ok(text) = std::str::from_utf8(body) else {
-                        return self.dead_letter(attributes, incoming, Reason::InvalidJson);
-                    };
-                    match Document::parse(text) {
-                        Ok(doc) => (text, doc, false, None),
-                        Err(_) => {
-                            // Valid JSON cannot hold a Python literal outside a string,
-                            // so the rewrite is only tried on bodies that failed to parse.
-                            converted = self
-                                .lenient_literals
-                                .then(|| lenient::rewrite(body))
-                                .flatten()
-                                .and_then(|bytes| String::from_utf8(bytes).ok());
-                            match converted.as_deref().map(|t| (t, Document::parse(t))) {
-                                Some((text, Ok(doc))) => (text, doc, true, None),
-                                _ => {
-                                    return self.dead_letter(
-                                        attributes,
-                                        incoming,
-                                        Reason::InvalidJson,
-                                    );
-                                }
-                            }
-                        }
-                    }
-                }
-                format @ (Format::Xml | Format::Form) => {
-                    let (json, reason, media_type) = match format {
-                        Format::Xml => (
-                            xml::to_json(body, &self.xml).ok(),
-                            Reason::InvalidXml,
-                            "application/xml",
-                        ),
-                        _ => (
-                            form::to_json(body, &self.form).ok(),
-                            Reason::InvalidForm,
-                            "application/x-www-form-urlencoded",
-                        ),
-                    };
-                    converted = json.and_then(|bytes| String::from_utf8(bytes).ok());
-                    match converted.as_deref().map(|t| (t, Document::parse(t))) {
-                        Some((text, Ok(doc))) => (
-                            text,
-                            doc,
-                            false,
-                            Some(incoming.content_type.unwrap_or(media_type)),
-                        ),
-                        _ => return self.dead_letter(attributes, incoming, reason),
-                    }
-                }
-            };
-        let site = match doc.uuid(self.site_pointers.get(incoming.event)) {
+        match format::detect(incoming.content_type, body) {
+            Format::Json => self.decode_json(body, storage),
+            Format::Xml => {
+                let converted = xml::to_json(body, &self.xml).ok();
+                let original = incoming.content_type.unwrap_or("application/xml");
+                converted_json(converted, original, storage).ok_or(Reason::InvalidXml)
+            }
+            Format::Form => {
+                let converted = form::to_json(body, &self.form).ok();
+                let original = incoming
+                    .content_type
+                    .unwrap_or("application/x-www-form-urlencoded");
+                converted_json(converted, original, storage).ok_or(Reason::InvalidForm)
+            }
+        }
+    }
+
+    /// A JSON body as received (a BOM tolerated), or with Python literals rewritten
+    /// when it does not parse as it is.
+    fn decode_json<'s>(
+        &self,
+        body: &'s [u8],
+        storage: &'s mut Option<String>,
+    ) -> Result<Json<'s>, Reason> {
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        let text = std::str::from_utf8(body).map_err(|_| Reason::InvalidJson)?;
+        if let Ok(doc) = Document::parse(text) {
+            return Ok(Json {
+                text,
+                doc,
+                normalized: false,
+                original_content_type: None,
+            });
+        }
+        // Valid JSON cannot hold a Python literal outside a string, so the rewrite is
+        // only tried on bodies that failed to parse.
+        let rewritten = self
+            .lenient_literals
+            .then(|| lenient::rewrite(body))
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(Reason::InvalidJson)?;
+        let text = storage.insert(rewritten).as_str();
+        let doc = Document::parse(text).map_err(|_| Reason::InvalidJson)?;
+        Ok(Json {
+            text,
+            doc,
+            normalized: true,
+            original_content_type: None,
+        })
+    }
+
+    /// The site (required), quote and status of a decoded payload.
+    fn locate<'s>(&self, event: Event, json: Json<'s>) -> Result<Located<'s>, Reason> {
+        let site = match json.doc.uuid(self.site_pointers.get(event)) {
             Found::Uuid(site) => site,
-            Found::Invalid => return self.dead_letter(attributes, incoming, Reason::InvalidSite),
-            Found::Missing => return self.dead_letter(attributes, incoming, Reason::MissingSite),
+            Found::Invalid => return Err(Reason::InvalidSite),
+            Found::Missing => return Err(Reason::MissingSite),
         };
-        let quote = match doc.uuid(self.site_pointers.quote()) {
+        let quote = match json.doc.uuid(self.site_pointers.quote()) {
             Found::Uuid(quote) => Some(quote),
             Found::Invalid | Found::Missing => None,
         };
-        let status = doc.status();
+        let status = json.doc.status();
+        Ok(Located {
+            json,
+            site,
+            quote,
+            status,
+        })
+    }
+
+    /// The event's record, keyed by its site.
+    fn encode(&self, attributes: Attributes<'_>, located: &Located<'_>) -> Envelope {
+        let json = &located.json;
         let attributes = Attributes {
-            site: Some(&site),
-            quote: quote.as_deref(),
-            status: status.as_deref(),
-            normalized,
-            original_content_type,
+            site: Some(&located.site),
+            quote: located.quote.as_deref(),
+            status: located.status.as_deref(),
+            normalized: json.normalized,
+            original_content_type: json.original_content_type,
             ..attributes
         };
-        let data = text.trim_matches(JSON_WHITESPACE);
+        let data = json.text.trim_matches(JSON_WHITESPACE);
         let (value, headers) = match self.mode {
             Mode::Structured => (
                 attributes.structured(Data::Json(data)),
@@ -223,7 +252,7 @@ impl Settings {
             Mode::Binary => (data.as_bytes().to_vec(), attributes.binary_headers()),
         };
         Envelope {
-            key: Some(site.clone()),
+            key: Some(located.site.clone()),
             value,
             headers,
             dead_letter: None,
@@ -255,6 +284,22 @@ impl Settings {
             dead_letter: Some(reason),
         }
     }
+}
+
+/// A converted XML or form body, kept in `storage`, as JSON.
+fn converted_json<'s>(
+    converted: Option<Vec<u8>>,
+    original_content_type: &'s str,
+    storage: &'s mut Option<String>,
+) -> Option<Json<'s>> {
+    let text = storage.insert(String::from_utf8(converted?).ok()?).as_str();
+    let doc = Document::parse(text).ok()?;
+    Some(Json {
+        text,
+        doc,
+        normalized: false,
+        original_content_type: Some(original_content_type),
+    })
 }
 
 const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];

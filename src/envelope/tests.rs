@@ -1,3 +1,4 @@
+use sha2::{Digest, Sha256};
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};

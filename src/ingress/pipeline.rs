@@ -15,30 +15,16 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
 use prometheus::IntGauge;
 use serde::Serialize;
+use tokio::sync::SemaphorePermit;
+use tracing::Level;
 use uuid::Uuid;
 
 use super::reject::{Reject, Unavailable, json_response};
-use crate::app::{App, State};
-use crate::auth;
+use crate::app::{Answer, App, State};
+use crate::auth::{self, Credential};
 use crate::envelope::{Incoming, Reason};
 use crate::everbright::Event;
-use crate::publish::{Delivery, Record};
-
-/// A webhook answered with 2xx: its record is acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// The CloudEvents id.
-    pub id: Uuid,
-    /// Where the record went.
-    pub topic: String,
-    /// The broker's acknowledgement.
-    pub delivery: Delivery,
-    /// Set when the record is a dead letter (answered 202).
-    pub dead_letter: Option<Reason>,
-    /// Whether this answer was replayed from the cache for an identical signed
-    /// request, without a second record.
-    pub replayed: bool,
-}
+use crate::publish::{Delivery, ErrorKind, Record};
 
 #[derive(Serialize)]
 struct Published<'a> {
@@ -55,32 +41,30 @@ struct DeadLettered<'a> {
     reason: &'a str,
 }
 
-impl Answer {
-    /// 200 with where the record is, or 202 for a dead letter.
-    pub fn response(&self) -> Response<Full<Bytes>> {
-        let id = self.id.hyphenated().to_string();
-        let (status, body) = match self.dead_letter {
-            None => (
-                StatusCode::OK,
-                serde_json::to_vec(&Published {
-                    id,
-                    topic: &self.topic,
-                    partition: self.delivery.partition,
-                    offset: self.delivery.offset,
-                }),
-            ),
-            Some(reason) => (
-                StatusCode::ACCEPTED,
-                serde_json::to_vec(&DeadLettered {
-                    id,
-                    topic: &self.topic,
-                    reason: reason.as_str(),
-                }),
-            ),
-        };
-        // Serialising these plain structs cannot fail.
-        json_response(status, Bytes::from(body.unwrap_or_default()))
-    }
+/// 200 with where the record is, or 202 for a dead letter.
+fn response(answer: &Answer) -> Response<Full<Bytes>> {
+    let id = answer.id.hyphenated().to_string();
+    let (status, body) = match answer.dead_letter {
+        None => (
+            StatusCode::OK,
+            serde_json::to_vec(&Published {
+                id,
+                topic: &answer.topic,
+                partition: answer.delivery.partition,
+                offset: answer.delivery.offset,
+            }),
+        ),
+        Some(reason) => (
+            StatusCode::ACCEPTED,
+            serde_json::to_vec(&DeadLettered {
+                id,
+                topic: &answer.topic,
+                reason: reason.as_str(),
+            }),
+        ),
+    };
+    // Serialising these plain structs cannot fail.
+    json_response(status, Bytes::from(body.unwrap_or_default()))
 }
 
 /// A request body the pipeline can read (hyper's `Incoming`, or a test body).
@@ -93,9 +77,10 @@ where
 {
 }
 
-/// What the log line reports beyond the status.
+/// What the log line reports beyond the status, filled in as the request goes.
 #[derive(Default)]
 struct Trail<'a> {
+    /// The credential the request was matched to, even when it then failed to verify.
     credential: Option<&'a str>,
 }
 
@@ -112,7 +97,7 @@ pub async fn handle<B: RequestBody>(state: &State, request: Request<B>) -> Respo
     let result = process(state, &app, event, request, received, &mut trail).await;
 
     let response = match &result {
-        Ok(answer) => answer.response(),
+        Ok(answer) => response(answer),
         Err(reject) => reject.response(),
     };
     let status = response.status();
@@ -130,6 +115,7 @@ pub async fn handle<B: RequestBody>(state: &State, request: Request<B>) -> Respo
     response
 }
 
+/// One line per request, at the level the [`Reject`] table gives a refusal.
 fn log(
     event: &str,
     method: &Method,
@@ -141,28 +127,32 @@ fn log(
     let credential = trail.credential.unwrap_or("");
     let status = status.as_u16();
     let duration_ms = elapsed.as_secs_f64() * 1e3;
-    match result {
-        Ok(a) => tracing::info!(
-            event, %method, status, credential, duration_ms,
-            id = %a.id, topic = a.topic, partition = a.delivery.partition, offset = a.delivery.offset,
-            deadletter = a.dead_letter.map(Reason::as_str), replayed = a.replayed,
-            "webhook published"
-        ),
-        Err(r) if r.is_server_fault() => tracing::error!(
-            event, %method, status, credential, duration_ms, reason = r.reason(), detail = ?r,
-            "webhook failed"
-        ),
-        Err(r @ (Reject::Unauthorized { .. } | Reject::Unavailable(_))) => tracing::warn!(
-            event, %method, status, credential, duration_ms, reason = r.reason(),
-            "webhook refused"
-        ),
-        Err(r) => tracing::info!(
-            event, %method, status, credential, duration_ms, reason = r.reason(),
-            "webhook refused"
-        ),
-    }
+    let a = match result {
+        Ok(a) => a,
+        Err(r) => {
+            let reason = r.reason();
+            macro_rules! refused {
+                ($level:expr) => {
+                    tracing::event!($level, event, %method, status, credential, duration_ms, reason, detail = r.detail(), "webhook refused")
+                };
+            }
+            return match r.level() {
+                Level::ERROR => refused!(Level::ERROR),
+                Level::WARN => refused!(Level::WARN),
+                _ => refused!(Level::INFO),
+            };
+        }
+    };
+    tracing::info!(
+        event, %method, status, credential, duration_ms,
+        id = %a.id, topic = a.topic, partition = a.delivery.partition, offset = a.delivery.offset,
+        deadletter = a.dead_letter.map(Reason::as_str), replayed = a.replayed,
+        "webhook published"
+    );
 }
 
+/// Route, method and admission, then the rest of the request under
+/// `server.request_timeout`.
 async fn process<'a, B: RequestBody>(
     state: &State,
     app: &'a App,
@@ -178,23 +168,44 @@ async fn process<'a, B: RequestBody>(
     ) {
         return Err(Reject::MethodNotAllowed);
     }
+    let _admitted = admit(state)?;
+    let deliver = deliver(state, app, event, request, received, trail);
+    tokio::time::timeout(app.server.request_timeout, deliver)
+        .await
+        .unwrap_or(Err(Reject::Unavailable(Unavailable::RequestTimeout)))
+}
+
+/// A request admitted past the in-flight limit; counted while alive.
+struct Admitted<'a> {
+    _permit: SemaphorePermit<'a>,
+    gauge: &'a IntGauge,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// Refuses work while draining or beyond `server.max_inflight`, before reading a byte.
+fn admit(state: &State) -> Result<Admitted<'_>, Reject> {
     if state.is_draining() {
         return Err(Reject::Unavailable(Unavailable::Draining));
     }
-    let _permit = state
+    let permit = state
         .inflight()
         .try_acquire()
         .map_err(|_| Reject::Unavailable(Unavailable::Overloaded))?;
-    let _inflight = Inflight::enter(&state.metrics.inflight);
-    tokio::time::timeout(
-        app.server.request_timeout,
-        accept(state, app, event, request, received, trail),
-    )
-    .await
-    .unwrap_or(Err(Reject::Unavailable(Unavailable::RequestTimeout)))
+    let gauge = &state.metrics.inflight;
+    gauge.inc();
+    Ok(Admitted {
+        _permit: permit,
+        gauge,
+    })
 }
 
-async fn accept<'a, B: RequestBody>(
+/// An admitted webhook: body, authentication, replay, record, publication.
+async fn deliver<'a, B: RequestBody>(
     state: &State,
     app: &'a App,
     event: Event,
@@ -202,49 +213,95 @@ async fn accept<'a, B: RequestBody>(
     received: SystemTime,
     trail: &mut Trail<'a>,
 ) -> Result<Answer, Reject> {
-    let metrics = &state.metrics;
     let (parts, body) = request.into_parts();
-    let limit = app.server.max_body_bytes;
-    if body.size_hint().lower() > limit as u64 {
-        return Err(Reject::PayloadTooLarge);
+    let body = read_body(body, app.server.max_body_bytes, app.server.read_timeout).await?;
+    let request = auth::Request {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &body,
+    };
+    let authenticated = authenticate(state, app, &request, event, received, trail)?;
+    if let Some(answer) = replayed(state, &authenticated, event, received) {
+        return Ok(answer);
     }
-    let body = read_body(body, limit, app.server.read_timeout).await?;
+    let (record, dead_letter, id) = record(app, event, &authenticated, &request, received);
+    let topic = record.topic.clone();
+    let delivery = publish(state, app, record).await?;
+    count_published(state, event, authenticated.credential, dead_letter);
+    let answer = Answer {
+        id,
+        topic,
+        delivery,
+        dead_letter,
+        replayed: false,
+    };
+    if let Some(key) = authenticated.replay {
+        state
+            .replay()
+            .insert(key.tag, (event, answer.clone()), key.until);
+    }
+    Ok(answer)
+}
 
-    let authenticated = app
-        .auth
-        .authenticate(
-            &auth::Request {
-                method: &parts.method,
-                uri: &parts.uri,
-                headers: &parts.headers,
-                body: &body,
-            },
-            event,
-            received,
-        )
-        .map_err(|failure| {
-            metrics
+/// Verifies the request against the credentials; a refusal is counted by reason.
+fn authenticate<'a>(
+    state: &State,
+    app: &'a App,
+    request: &auth::Request<'_>,
+    event: Event,
+    received: SystemTime,
+    trail: &mut Trail<'a>,
+) -> Result<auth::Authenticated<'a>, Reject> {
+    match app.auth.authenticate(request, event, received) {
+        Ok(authenticated) => {
+            trail.credential = Some(&authenticated.credential.name);
+            Ok(authenticated)
+        }
+        Err(refused) => {
+            trail.credential = refused.candidate.map(|c| c.name.as_str());
+            state
+                .metrics
                 .auth_failures
-                .with_label_values(&[failure.reason()])
+                .with_label_values(&[refused.failure.reason()])
                 .inc();
-            Reject::Unauthorized {
-                failure,
+            Err(Reject::Unauthorized {
+                failure: refused.failure,
                 offer_basic: app.auth.offers_basic(),
-            }
-        })?;
-    let credential = authenticated.credential;
-    trail.credential = Some(&credential.name);
-    if let Some(key) = authenticated.replay
-        && let Some((seen, answer)) = state.replay().get(&key.tag, received)
-        && seen == event
-    {
-        metrics.replays.with_label_values(&[&credential.name]).inc();
-        return Ok(Answer {
+            })
+        }
+    }
+}
+
+/// The stored answer for an identical signed request whose record was acked.
+fn replayed(
+    state: &State,
+    authenticated: &auth::Authenticated<'_>,
+    event: Event,
+    received: SystemTime,
+) -> Option<Answer> {
+    let key = authenticated.replay?;
+    let (seen, answer) = state.replay().get(&key.tag, received)?;
+    (seen == event).then(|| {
+        let credential = &authenticated.credential.name;
+        state.metrics.replays.with_label_values(&[credential]).inc();
+        Answer {
             replayed: true,
             ..answer
-        });
-    }
+        }
+    })
+}
 
+/// The record for an authenticated request: the envelope, captured headers, and the
+/// event or dead-letter topic.
+fn record(
+    app: &App,
+    event: Event,
+    authenticated: &auth::Authenticated<'_>,
+    request: &auth::Request<'_>,
+    received: SystemTime,
+) -> (Record, Option<Reason>, Uuid) {
+    let credential = authenticated.credential;
     let id = Uuid::now_v7();
     let envelope = app.envelope.build(&Incoming {
         id,
@@ -252,24 +309,21 @@ async fn accept<'a, B: RequestBody>(
         environment: credential.environment,
         credential: &credential.name,
         organization: credential.organization.as_deref(),
-        content_type: parts
+        content_type: request
             .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
-        body: &body,
+        body: request.body,
         received,
     });
     let mut headers = envelope.headers;
     for name in &app.capture_headers {
-        if let Some(value) = parts.headers.get(name) {
+        if let Some(value) = request.headers.get(name) {
             headers.push((name.as_str().to_string().into(), value.as_bytes().to_vec()));
         }
     }
-    let topic = app.topic(
-        credential.environment,
-        event,
-        envelope.dead_letter.is_some(),
-    );
+    let dead_letter = envelope.dead_letter;
+    let topic = app.topic(credential.environment, event, dead_letter.is_some());
     let record = Record {
         topic: topic.to_string(),
         key: envelope.key,
@@ -277,7 +331,13 @@ async fn accept<'a, B: RequestBody>(
         headers,
         timestamp: received,
     };
+    (record, dead_letter, id)
+}
 
+/// Hands the record to the publisher and waits, at most `kafka.ack_timeout`, for the
+/// broker's acknowledgement.
+async fn publish(state: &State, app: &App, record: Record) -> Result<Delivery, Reject> {
+    let metrics = &state.metrics;
     let sent = Instant::now();
     let delivery = match tokio::time::timeout(app.ack_timeout, app.publisher.publish(record)).await
     {
@@ -289,7 +349,7 @@ async fn accept<'a, B: RequestBody>(
         Err(_elapsed) => {
             metrics
                 .kafka_errors
-                .with_label_values(&["ack-timeout"])
+                .with_label_values(&[ErrorKind::AckTimeout.as_str()])
                 .inc();
             return Err(Reject::Unavailable(Unavailable::AckTimeout));
         }
@@ -297,7 +357,18 @@ async fn accept<'a, B: RequestBody>(
     metrics
         .kafka_ack_duration
         .observe(sent.elapsed().as_secs_f64());
-    match envelope.dead_letter {
+    Ok(delivery)
+}
+
+/// Counts an acknowledged record: an event, or a dead letter by reason.
+fn count_published(
+    state: &State,
+    event: Event,
+    credential: &Credential,
+    dead_letter: Option<Reason>,
+) {
+    let metrics = &state.metrics;
+    match dead_letter {
         None => metrics
             .events_published
             .with_label_values(&[
@@ -311,47 +382,22 @@ async fn accept<'a, B: RequestBody>(
             .with_label_values(&[event.slug(), reason.as_str()])
             .inc(),
     }
-    let answer = Answer {
-        id,
-        topic: topic.to_string(),
-        delivery,
-        dead_letter: envelope.dead_letter,
-        replayed: false,
-    };
-    if let Some(key) = authenticated.replay {
-        state
-            .replay()
-            .insert(key.tag, (event, answer.clone()), key.until);
-    }
-    Ok(answer)
 }
 
-/// Reads the whole body, refusing more than `limit` bytes or more than `timeout`.
+/// Reads the whole body, refusing more than `limit` bytes (a declared length at once,
+/// before reading) or more than `timeout`.
 async fn read_body<B: RequestBody>(
     body: B,
     limit: usize,
     timeout: Duration,
 ) -> Result<Bytes, Reject> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(Reject::PayloadTooLarge);
+    }
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Err(_elapsed) => Err(Reject::BodyTimeout),
         Ok(Err(e)) if e.is::<LengthLimitError>() => Err(Reject::PayloadTooLarge),
-        Ok(Err(e)) => Err(Reject::BadBody(e.to_string())),
+        Ok(Err(e)) => Err(Reject::BadBody(e)),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-    }
-}
-
-/// Counts a request in `hookbridge_inflight_requests` while alive.
-struct Inflight<'a>(&'a IntGauge);
-
-impl<'a> Inflight<'a> {
-    fn enter(gauge: &'a IntGauge) -> Self {
-        gauge.inc();
-        Inflight(gauge)
-    }
-}
-
-impl Drop for Inflight<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }

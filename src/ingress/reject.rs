@@ -3,12 +3,17 @@
 //! Every way a webhook can fail is a [`Reject`]; [`Reject::status`] and
 //! [`Reject::response`] are the whole mapping, pinned by a table test. Bodies are
 //! fixed JSON strings: a sender learns the status class and nothing about why
-//! authentication failed or what the broker said. The detail goes to the log.
+//! authentication failed or what the broker said. The detail goes to the log, at the
+//! level [`Reject::level`] gives it; errors stay typed until they are logged.
+
+use std::error::Error as StdError;
+use std::fmt::Display;
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
+use tracing::Level;
 
 use crate::auth::Failure;
 use crate::publish::PublishError;
@@ -29,7 +34,7 @@ pub enum Unavailable {
 }
 
 /// A webhook that is not answered with 2xx.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Reject {
     /// No route for the path.
     NotFound,
@@ -40,7 +45,7 @@ pub enum Reject {
     /// The body did not arrive within `server.read_timeout`.
     BodyTimeout,
     /// The body could not be read (broken chunked encoding, connection error).
-    BadBody(String),
+    BadBody(Box<dyn StdError + Send + Sync>),
     /// No credential matched.
     Unauthorized {
         /// Why, for the log and the metric only.
@@ -50,8 +55,8 @@ pub enum Reject {
     },
     /// Try again later.
     Unavailable(Unavailable),
-    /// Anything unexpected, such as a broker error that retrying will not fix.
-    Internal(String),
+    /// A broker error that retrying will not fix (e.g. topic authorization).
+    Internal(PublishError),
 }
 
 /// The methods a webhook may use.
@@ -116,10 +121,31 @@ impl Reject {
         }
     }
 
-    /// Whether this is a fault on our side (logged as an error) rather than the
-    /// sender's or a transient condition (logged as a warning or less).
-    pub fn is_server_fault(&self) -> bool {
-        matches!(self, Reject::Internal(_))
+    /// How loudly the refusal is logged: an error for a fault on our side, a warning
+    /// for refused credentials and for unavailability (an operator may need to act), and
+    /// info for what a sender got wrong on its own.
+    pub fn level(&self) -> Level {
+        match self {
+            Reject::Internal(_) => Level::ERROR,
+            Reject::Unauthorized { .. } | Reject::Unavailable(_) => Level::WARN,
+            Reject::NotFound
+            | Reject::MethodNotAllowed
+            | Reject::PayloadTooLarge
+            | Reject::BodyTimeout
+            | Reject::BadBody(_) => Level::INFO,
+        }
+    }
+
+    /// What the log line says beyond [`Reject::reason`]: the typed error, if any, for
+    /// the operator (never shown to the sender; it never holds a secret or the body).
+    pub fn detail(&self) -> Option<tracing::field::DisplayValue<&dyn Display>> {
+        let detail: &dyn Display = match self {
+            Reject::BadBody(e) => e,
+            Reject::Unauthorized { failure, .. } => failure,
+            Reject::Internal(e) | Reject::Unavailable(Unavailable::Producer(e)) => e,
+            _ => return None,
+        };
+        Some(tracing::field::display(detail))
     }
 
     /// The HTTP response.
@@ -155,7 +181,7 @@ impl From<PublishError> for Reject {
             | PublishError::TimedOut
             | PublishError::Closed
             | PublishError::Fenced => Reject::Unavailable(Unavailable::Producer(e)),
-            PublishError::Failed { .. } => Reject::Internal(e.to_string()),
+            PublishError::Failed { .. } => Reject::Internal(e),
         }
     }
 }
@@ -296,7 +322,7 @@ mod tests {
             ),
             (
                 PublishError::Failed {
-                    kind: "unknown-topic",
+                    kind: crate::publish::ErrorKind::UnknownTopic,
                     detail: "Broker: Unknown topic".into(),
                 }
                 .into(),

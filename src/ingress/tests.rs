@@ -223,6 +223,59 @@ async fn wrong_secret_is_401_and_publishes_nothing() {
     );
 }
 
+/// The log lines written while `f` runs on this thread, as JSON objects.
+async fn logged<F: std::future::Future>(f: F) -> (F::Output, Vec<Value>) {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let output = {
+        let _default = tracing::subscriber::set_default(subscriber);
+        f.await
+    };
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (output, lines)
+}
+
+#[tokio::test]
+async fn a_refusal_is_logged_with_the_credential_the_request_selected() {
+    let state = state_with(FakePublisher::new(Behaviour::Ack), CONFIG);
+    let wrong_password = crate::auth::basic::encode("everbright", b"not-the-password");
+    let req = post("/everbright/site-archived")
+        .header("authorization", wrong_password)
+        .body(Full::new(Bytes::from(payload())))
+        .unwrap();
+    let (response, lines) = logged(handle(&state, req)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let [line] = lines.as_slice() else {
+        panic!("one line per request: {lines:?}")
+    };
+    assert_eq!(line["message"], "webhook refused");
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["credential"], "onboard");
+    assert_eq!(line["reason"], "bad-secret");
+    assert_eq!(line["status"], 401);
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods() {
     let fake = FakePublisher::new(Behaviour::Ack);
@@ -378,7 +431,7 @@ async fn producer_errors_map_to_retryable_or_final_statuses() {
         ),
         (
             PublishError::Failed {
-                kind: "authorization",
+                kind: crate::publish::ErrorKind::Authorization,
                 detail: "Broker: Topic authorization failed".into(),
             },
             StatusCode::INTERNAL_SERVER_ERROR,

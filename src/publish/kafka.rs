@@ -19,7 +19,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Statistics};
 use tokio::task::JoinHandle;
 
-use super::{Delivery, Publish, PublishError, Publishing, Record, stats};
+use super::{Delivery, ErrorKind, Publish, PublishError, Publishing, Record, stats};
 use crate::config::{Kafka, PropertyValue};
 use crate::metrics::Metrics;
 
@@ -67,7 +67,7 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let kind = error.rdkafka_error_code().map_or("client", kind_of);
+        let kind = kind_of(&error).as_str();
         self.metrics.kafka_errors.with_label_values(&[kind]).inc();
         // librdkafka's own log line (see `log`) already reports it at error level.
         tracing::debug!(kind, error = %error, "kafka client error: {reason}");
@@ -130,7 +130,7 @@ impl KafkaPublisher {
                 let old = self.current.swap(Arc::new(fresh));
                 self.metrics
                     .kafka_errors
-                    .with_label_values(&["producer-reset"])
+                    .with_label_values(&[ErrorKind::ProducerReset.as_str()])
                     .inc();
                 let reason = fatal.map_or_else(|| error.to_string(), |(_, reason)| reason);
                 tracing::warn!(
@@ -268,56 +268,35 @@ impl Publish for KafkaPublisher {
 }
 
 fn classify(error: &KafkaError) -> PublishError {
-    match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::QueueFull) => PublishError::QueueFull,
-        Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::RequestTimedOut) => {
-            PublishError::TimedOut
-        }
-        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
-            PublishError::MessageTooLarge
-        }
-        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
-            PublishError::Closed
-        }
-        Some(
-            RDKafkaErrorCode::Fatal
-            | RDKafkaErrorCode::ProducerFenced
-            | RDKafkaErrorCode::InvalidProducerEpoch
-            | RDKafkaErrorCode::UnknownProducerId
-            | RDKafkaErrorCode::OutOfOrderSequenceNumber,
-        ) => PublishError::Fenced,
-        Some(code) => PublishError::Failed {
-            kind: kind_of(code),
-            detail: error.to_string(),
-        },
-        None => PublishError::Failed {
-            kind: "client",
-            detail: error.to_string(),
-        },
-    }
+    PublishError::of(kind_of(error), || error.to_string())
 }
 
-/// A small, fixed set of labels for librdkafka error codes.
-fn kind_of(code: RDKafkaErrorCode) -> &'static str {
+/// The one grouping of librdkafka errors into the small, fixed set of kinds.
+fn kind_of(error: &KafkaError) -> ErrorKind {
     use RDKafkaErrorCode as C;
+    let Some(code) = error.rdkafka_error_code() else {
+        return ErrorKind::Client;
+    };
     match code {
-        C::QueueFull => "queue-full",
-        C::PurgeQueue | C::PurgeInflight => "closed",
-        C::MessageTimedOut | C::RequestTimedOut => "timed-out",
-        C::MessageSizeTooLarge | C::InvalidMessageSize => "message-too-large",
+        C::QueueFull => ErrorKind::QueueFull,
+        C::PurgeQueue | C::PurgeInflight => ErrorKind::Closed,
+        C::MessageTimedOut | C::RequestTimedOut => ErrorKind::TimedOut,
+        C::MessageSizeTooLarge | C::InvalidMessageSize => ErrorKind::MessageTooLarge,
         C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException => {
-            "transport"
+            ErrorKind::Transport
         }
-        C::Authentication | C::SaslAuthenticationFailed => "authentication",
-        C::SSL => "tls",
-        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => "authorization",
-        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => "unknown-topic",
+        C::Authentication | C::SaslAuthenticationFailed => ErrorKind::Authentication,
+        C::SSL => ErrorKind::Tls,
+        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => ErrorKind::Authorization,
+        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => {
+            ErrorKind::UnknownTopic
+        }
         C::Fatal
         | C::ProducerFenced
         | C::InvalidProducerEpoch
         | C::UnknownProducerId
-        | C::OutOfOrderSequenceNumber => "fenced",
-        _ => "other",
+        | C::OutOfOrderSequenceNumber => ErrorKind::Fenced,
+        _ => ErrorKind::Other,
     }
 }
 

@@ -35,77 +35,83 @@ pub struct Authorization<'a> {
     pub signature: [u8; 32],
 }
 
+/// The text after the algorithm of the one SigV4 `Authorization` header: `Ok(None)`
+/// when no `Authorization` header is SigV4, an error when there are several.
+fn parameters(headers: &HeaderMap) -> Result<Option<&str>, SigV4Error> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    let is_sigv4 = |v: &http::HeaderValue| v.as_bytes().starts_with(ALGORITHM.as_bytes());
+    let others: Vec<_> = values.collect();
+    if !is_sigv4(first) && !others.iter().any(|v| is_sigv4(v)) {
+        return Ok(None);
+    }
+    if !others.is_empty() {
+        return Err(SigV4Error::DuplicateHeader(AUTHORIZATION));
+    }
+    let malformed = || SigV4Error::MalformedHeader(AUTHORIZATION);
+    let text = first.to_str().map_err(|_| malformed())?;
+    let params = &text[ALGORITHM.len()..];
+    if !params.starts_with(' ') {
+        return Err(malformed());
+    }
+    Ok(Some(params))
+}
+
+/// `Credential`, `SignedHeaders` and `Signature`, each exactly once, and nothing else.
+fn fields(params: &str) -> Result<[&str; 3], SigV4Error> {
+    let malformed = || SigV4Error::MalformedHeader(AUTHORIZATION);
+    let names = [CREDENTIAL, SIGNED_HEADERS, SIGNATURE];
+    let mut values = [None; 3];
+    for part in params.split(',') {
+        let (key, value) = part
+            .trim_matches(' ')
+            .split_once('=')
+            .ok_or_else(malformed)?;
+        let i = names.iter().position(|n| *n == key).ok_or_else(malformed)?;
+        if values[i].replace(value).is_some() {
+            return Err(SigV4Error::DuplicateField(names[i]));
+        }
+    }
+    let mut found = [""; 3];
+    for (i, value) in values.into_iter().enumerate() {
+        found[i] = value.ok_or(SigV4Error::MissingField(names[i]))?;
+    }
+    Ok(found)
+}
+
+/// `AKID/YYYYMMDD/region/service/aws4_request` as (key id, date, region, service).
+fn scope(credential: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut parts = credential.split('/');
+    let (Some(access_key_id), Some(date), Some(region), Some(service), Some("aws4_request"), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let valid = [access_key_id, region, service]
+        .iter()
+        .all(|p| !p.is_empty())
+        && date.len() == 8
+        && date.bytes().all(|b| b.is_ascii_digit());
+    valid.then_some((access_key_id, date, region, service))
+}
+
 impl<'a> Authorization<'a> {
     /// `Ok(None)` when the request carries no `Authorization: AWS4-HMAC-SHA256 …` header
     /// (none at all, or another scheme).
     pub fn parse(headers: &'a HeaderMap) -> Result<Option<Authorization<'a>>, SigV4Error> {
-        let mut values = headers.get_all(AUTHORIZATION).iter();
-        let Some(first) = values.next() else {
+        let Some(params) = parameters(headers)? else {
             return Ok(None);
         };
-        let is_sigv4 = |v: &http::HeaderValue| v.as_bytes().starts_with(ALGORITHM.as_bytes());
-        let others: Vec<_> = values.collect();
-        if !is_sigv4(first) && !others.iter().any(|v| is_sigv4(v)) {
-            return Ok(None);
-        }
-        if !others.is_empty() {
-            return Err(SigV4Error::DuplicateHeader(AUTHORIZATION));
-        }
-        let malformed = || SigV4Error::MalformedHeader(AUTHORIZATION);
-        let text = first.to_str().map_err(|_| malformed())?;
-        let params = &text[ALGORITHM.len()..];
-        if !params.starts_with(' ') {
-            return Err(malformed());
-        }
-
-        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for part in params.split(',') {
-            let (key, value) = part
-                .trim_matches(' ')
-                .split_once('=')
-                .ok_or_else(malformed)?;
-            let (name, slot) = match key {
-                CREDENTIAL => (CREDENTIAL, &mut credential),
-                SIGNED_HEADERS => (SIGNED_HEADERS, &mut signed_headers),
-                SIGNATURE => (SIGNATURE, &mut signature),
-                _ => return Err(malformed()),
-            };
-            if slot.replace(value).is_some() {
-                return Err(SigV4Error::DuplicateField(name));
-            }
-        }
-        let credential = credential.ok_or(SigV4Error::MissingField(CREDENTIAL))?;
-        let signed_headers = signed_headers.ok_or(SigV4Error::MissingField(SIGNED_HEADERS))?;
-        let signature = signature.ok_or(SigV4Error::MissingField(SIGNATURE))?;
-
-        let bad_credential = || SigV4Error::MalformedField(CREDENTIAL);
-        let mut scope = credential.split('/');
-        let (
-            Some(access_key_id),
-            Some(date),
-            Some(region),
-            Some(service),
-            Some("aws4_request"),
-            None,
-        ) = (
-            scope.next(),
-            scope.next(),
-            scope.next(),
-            scope.next(),
-            scope.next(),
-            scope.next(),
-        )
-        else {
-            return Err(bad_credential());
-        };
-        if [access_key_id, region, service]
-            .iter()
-            .any(|part| part.is_empty())
-            || date.len() != 8
-            || !date.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(bad_credential());
-        }
+        let [credential, signed_headers, signature] = fields(params)?;
+        let (access_key_id, date, region, service) =
+            scope(credential).ok_or(SigV4Error::MalformedField(CREDENTIAL))?;
         if !valid_signed_headers(signed_headers) {
             return Err(SigV4Error::MalformedField(SIGNED_HEADERS));
         }

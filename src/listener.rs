@@ -1,0 +1,182 @@
+//! Accepting and serving HTTP/1.1 connections within limits, for the webhook and the
+//! admin listeners alike.
+//!
+//! At most `max_connections` connections are open at once; further ones wait in the
+//! kernel's listen backlog. Accept errors (typically: out of file descriptors) back off
+//! from 10 ms, doubling up to a second, and are logged once per run of failures, not
+//! once per attempt. On shutdown the listener closes, idle keep-alive connections
+//! are closed, and open ones get the grace period to finish.
+//!
+//! This module knows nothing about webhooks: what a connection serves is the caller's.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// How one connection is read, decided when it is accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    /// Time to receive a request's headers.
+    pub header_read_timeout: Duration,
+    /// The largest request head (request line and headers), in bytes.
+    pub max_head_bytes: usize,
+}
+
+/// How a listener serves.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections at once.
+    pub max_connections: usize,
+    /// After shutdown, how long open connections may take to finish.
+    pub grace: Duration,
+}
+
+/// Serves connections on `listener` until `shutdown` resolves, then drains: returns
+/// once every connection is closed or the grace period is over. `accept` is called per
+/// connection and returns how to read it and the service that answers its requests.
+pub async fn serve<A, S>(
+    listener: TcpListener,
+    limits: Limits,
+    mut accept: A,
+    shutdown: impl Future<Output = ()>,
+) where
+    A: FnMut() -> (Connection, S),
+    S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = Backoff::default();
+    loop {
+        let stream = tokio::select! {
+            stream = next(&listener, &slots, &mut backoff) => stream,
+            () = &mut shutdown => break,
+        };
+        // Invariant: the semaphore is never closed, so a slot always comes.
+        let Some((stream, slot)) = stream else { break };
+        let _ = stream.set_nodelay(true);
+        let (settings, service) = accept();
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(settings.max_head_bytes)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?limits.grace, "shutdown grace elapsed with connections still open");
+    }
+}
+
+/// A free connection slot, then the next connection.
+async fn next(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    backoff: &mut Backoff,
+) -> Option<(TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+    let slot = slots.clone().acquire_owned().await.ok()?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                if let Some(failures) = backoff.succeeded() {
+                    tracing::info!(failures, "accepting connections again");
+                }
+                return Some((stream, slot));
+            }
+            Err(e) => {
+                let (delay, first) = backoff.failed();
+                if first {
+                    tracing::warn!(error = %e, "accept failed; backing off until it works again");
+                }
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Exponential backoff for a run of accept failures.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The pause after the first failure.
+    const FIRST: Duration = Duration::from_millis(10);
+    /// The longest pause.
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// Records a failure: how long to pause, and whether it starts a run of failures.
+    fn failed(&mut self) -> (Duration, bool) {
+        self.failures = self.failures.saturating_add(1);
+        let doublings = (self.failures - 1).min(16);
+        let delay = Self::FIRST.saturating_mul(1 << doublings).min(Self::MAX);
+        (delay, self.failures == 1)
+    }
+
+    /// Records a success: the length of the run of failures it ends, if any.
+    fn succeeded(&mut self) -> Option<u32> {
+        let failures = std::mem::take(&mut self.failures);
+        (failures > 0).then_some(failures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_to_a_second_and_log_once_per_run() {
+        let mut b = Backoff::default();
+        let delays: Vec<(u64, bool)> = (0..10)
+            .map(|_| b.failed())
+            .map(|(d, first)| (u64::try_from(d.as_millis()).unwrap(), first))
+            .collect();
+        assert_eq!(
+            delays,
+            [
+                (10, true),
+                (20, false),
+                (40, false),
+                (80, false),
+                (160, false),
+                (320, false),
+                (640, false),
+                (1000, false),
+                (1000, false),
+                (1000, false)
+            ]
+        );
+        for _ in 0..1000 {
+            assert_eq!(b.failed().0, Backoff::MAX);
+        }
+        assert_eq!(b.succeeded(), Some(1010));
+        assert_eq!(b.succeeded(), None);
+        assert_eq!(b.failed(), (Backoff::FIRST, true));
+    }
+}
