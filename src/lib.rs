@@ -71,6 +71,17 @@ pub struct Listeners {
     pub admin: TcpListener,
 }
 
+impl Listeners {
+    /// The bound addresses, which differ from the configured ones for port 0.
+    fn addresses(&self) -> (String, String) {
+        let show = |l: &TcpListener| {
+            l.local_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string())
+        };
+        (show(&self.webhook), show(&self.admin))
+    }
+}
+
 /// Why hookbridge could not run.
 #[derive(Debug)]
 pub enum Error {
@@ -97,6 +108,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    let (listen, admin_addr) = listeners.addresses();
     let metrics = Arc::new(Metrics::new());
     let connect = kafka_connect(metrics.clone());
     let publisher = connect(&config).map_err(Error::Kafka)?;
@@ -120,9 +132,14 @@ pub async fn run(
             origin,
             running,
             connect,
+            reload::hangup(),
             stopped(),
         ))
     });
+    // Announced once every signal handler is installed (the shutdown future was made
+    // by the caller, SIGHUP just above): scripts and tests that bind port 0 read the
+    // bound addresses from this line, then may signal at once.
+    tracing::info!(%listen, admin = %admin_addr, version = env!("CARGO_PKG_VERSION"), "hookbridge listening");
 
     let draining = {
         let state = state.clone();

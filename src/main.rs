@@ -111,11 +111,6 @@ async fn serve(config: Config) -> ExitCode {
     ) else {
         return ExitCode::from(EX_UNAVAILABLE);
     };
-    // The bound addresses, which differ from the configured ones for port 0: scripts
-    // and tests bind port 0 and read them from this line.
-    if let (Ok(listen), Ok(admin)) = (webhook.local_addr(), admin.local_addr()) {
-        tracing::info!(%listen, %admin, version = env!("CARGO_PKG_VERSION"), "hookbridge listening");
-    }
     let listeners = hookbridge::Listeners { webhook, admin };
     match hookbridge::run(listeners, config, hookbridge::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,

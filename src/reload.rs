@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind};
 
 use crate::app::{App, State};
 use crate::config::{Config, Kafka, Origin, Server};
@@ -49,21 +49,24 @@ impl Running {
 /// Creates a publisher for a config (the real one connects to Kafka).
 pub type Connect = dyn Fn(&Config) -> Result<Arc<dyn Publish>, KafkaError> + Send + Sync;
 
-/// Watches `origin` and swaps reloaded configs into `state` until `stop` resolves.
-/// `running` describes the config `state` serves now.
+/// Installs the SIGHUP handler now (so a SIGHUP sent before [`watch`] first runs
+/// still reloads); `None` when it cannot be, and then only file changes reload.
+pub fn hangup() -> Option<Signal> {
+    crate::shutdown::install(SignalKind::hangup(), "SIGHUP")
+}
+
+/// Watches `origin` and swaps reloaded configs into `state` until `stop` resolves,
+/// on each `hangup` signal and each change of its files. `running` describes the
+/// config `state` serves now.
 pub async fn watch(
     state: Arc<State>,
     origin: Origin,
     running: Running,
     connect: Arc<Connect>,
+    mut hangup: Option<Signal>,
     stop: impl Future<Output = ()>,
 ) {
     let mut stop = std::pin::pin!(stop);
-    let mut hangup = signal(SignalKind::hangup())
-        .inspect_err(
-            |e| tracing::warn!(error = %e, "cannot listen for SIGHUP; file changes still reload"),
-        )
-        .ok();
     let mut running = running;
     let mut seen = origin.fingerprint;
     loop {
