@@ -7,7 +7,6 @@ wrong and exits 1, or prints a one-line summary and exits 0.
 
 import argparse
 import copy
-import tomllib
 import difflib
 import json
 import os
@@ -345,103 +344,25 @@ def equivalence(args):
     print(f"{len(helm)} objects of deploy/ equal the chart's defaults")
 
 
-# --- hookbridge.toml ---------------------------------------------------------------------------
-
-# The keys of hookbridge.toml (DESIGN.md, plus server.read_timeout and server.max_connections).
-TOML_KEYS = {
-    "server": {"listen", "admin_listen", "path_prefix", "max_body_bytes", "request_timeout",
-               "shutdown_grace", "max_inflight", "read_timeout", "max_connections"},
-    "kafka": {"brokers", "topic_template", "deadletter_topic_template", "ack_timeout", "envelope",
-              "properties"},
-    "payload": {"lenient_literals", "capture_headers", "xml_infer_types", "form_json_fields",
-                "site_pointers"},
-}
-TOML_INTEGERS = {("server", "max_body_bytes"), ("server", "max_inflight"), ("server", "max_connections")}
-CREDENTIAL_KEYS = {"name", "environment", "organization", "events", "scheme", "header", "value",
-                   "prefix", "username", "password", "client_id", "client_secret", "signature_header",
-                   "client_id_header", "encoding", "signature_prefix", "timestamp_header", "tolerance",
-                   "preset", "access_key_id", "secret_access_key", "region", "service"}
-SECRET_KEYS = {"value", "password", "client_secret", "secret_access_key"}
-
-
-def _secret_ok(value):
-    refs = value if isinstance(value, list) else [value]
-    return bool(refs) and all(isinstance(r, dict) and len(r) == 1 and set(r) <= {"file", "env"} for r in refs)
-
-
-def toml_check(args):
-    """Parses every rendered hookbridge.toml and checks it against the config schema's shape:
-    known sections and keys, integers where hookbridge wants integers, secrets never literal."""
-    problems, n = [], 0
-    for path in args.renders:
-        for doc in load_all(path):
-            if doc["kind"] != "ConfigMap" or "hookbridge.toml" not in doc.get("data", {}):
-                continue
-            n += 1
-            where = f"{path}: ConfigMap/{doc['metadata']['name']}"
-            try:
-                cfg = tomllib.loads(doc["data"]["hookbridge.toml"])
-            except tomllib.TOMLDecodeError as e:
-                problems.append(f"{where}: not valid TOML: {e}")
-                continue
-            for section in sorted(set(cfg) - set(TOML_KEYS) - {"routes", "credentials"}):
-                problems.append(f"{where}: unknown section [{section}]")
-            for section, keys in TOML_KEYS.items():
-                for key in sorted(set(cfg.get(section, {})) - keys):
-                    problems.append(f"{where}: unknown key {section}.{key}")
-            for section, key in TOML_INTEGERS:
-                if key in cfg.get(section, {}) and not isinstance(cfg[section][key], int):
-                    problems.append(f"{where}: {section}.{key} is not an integer")
-            for key, value in cfg.get("kafka", {}).get("properties", {}).items():
-                if not (isinstance(value, str) or _secret_ok(value)):
-                    problems.append(f"{where}: kafka.properties.{key} is neither a string nor a secret reference")
-            creds = cfg.get("credentials", [])
-            if not creds:
-                problems.append(f"{where}: no [[credentials]]")
-            for cred in creds:
-                for key in sorted(set(cred) - CREDENTIAL_KEYS):
-                    problems.append(f"{where}: credential {cred.get('name')}: unknown key {key}")
-                for key in sorted(set(cred) & SECRET_KEYS):
-                    if not _secret_ok(cred[key]):
-                        problems.append(f"{where}: credential {cred.get('name')}: {key} is not a file/env reference")
-    if not n:
-        problems.append("no hookbridge.toml found")
-    if problems:
-        fail(problems)
-    print(f"{n} rendered hookbridge.toml parse and have the schema's shape")
-
-
 # --- hookbridge check-config -----------------------------------------------------------------
 
-def check_config_inputs(args):
-    """Writes each rendered hookbridge.toml with the paths of mounted files moved under
-    OUTDIR (where dummy files are created) and prints 'TOML ENVFILE' per config."""
+def extract_configs(args):
+    """Writes the hookbridge.toml of each rendering (exactly one ConfigMap each) to OUTDIR,
+    for `hookbridge check-config`, and prints the paths written."""
     os.makedirs(args.outdir, exist_ok=True)
-    n = 0
+    problems = []
     for path in args.renders:
-        for doc in load_all(path):
-            if doc["kind"] != "ConfigMap" or "hookbridge.toml" not in doc.get("data", {}):
-                continue
-            n += 1
-            toml = doc["data"]["hookbridge.toml"]
-            root = os.path.join(args.outdir, f"config-{n}")
-            paths = set(re.findall(r'file = "(/[^"]+)"', toml))
-            paths |= set(re.findall(r'"ssl\.[a-z.]+location" = "(/[^"]+)"', toml))
-            for p in sorted(paths):
-                dummy = root + p
-                os.makedirs(os.path.dirname(dummy), exist_ok=True)
-                with open(dummy, "w", encoding="utf-8") as f:
-                    f.write("dummy-secret-value\n")
-                toml = toml.replace(f'"{p}"', json.dumps(dummy))
-            envs = sorted(set(re.findall(r'env = "(\w+)"', toml)))
-            toml_path = os.path.join(args.outdir, f"config-{n}.toml")
-            with open(toml_path, "w", encoding="utf-8") as f:
-                f.write(toml)
-            env_path = os.path.join(args.outdir, f"config-{n}.env")
-            with open(env_path, "w", encoding="utf-8") as f:
-                for e in envs:
-                    f.write(f"{e}=dummy-secret-value\n")
-            print(f"{toml_path} {env_path} {path}")
+        tomls = [d["data"]["hookbridge.toml"] for d in load_all(path)
+                 if d["kind"] == "ConfigMap" and "hookbridge.toml" in d.get("data", {})]
+        if len(tomls) != 1:
+            problems.append(f"{path}: {len(tomls)} ConfigMaps with a hookbridge.toml, expected 1")
+            continue
+        out = os.path.join(args.outdir, os.path.splitext(os.path.basename(path))[0] + ".toml")
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(tomls[0])
+        print(out)
+    if problems:
+        fail(problems)
 
 
 def main():
@@ -454,9 +375,8 @@ def main():
     p.set_defaults(fn=rule_coverage)
     p = sub.add_parser("dashboard-rules"); p.add_argument("dashboard"); p.add_argument("dest"); p.set_defaults(fn=dashboard_rules)
     p = sub.add_parser("equivalence"); p.add_argument("helm"); p.add_argument("kustomize", nargs="+"); p.set_defaults(fn=equivalence)
-    p = sub.add_parser("toml-check"); p.add_argument("renders", nargs="+"); p.set_defaults(fn=toml_check)
-    p = sub.add_parser("check-config-inputs"); p.add_argument("outdir"); p.add_argument("renders", nargs="+")
-    p.set_defaults(fn=check_config_inputs)
+    p = sub.add_parser("extract-configs"); p.add_argument("outdir"); p.add_argument("renders", nargs="+")
+    p.set_defaults(fn=extract_configs)
     args = ap.parse_args()
     args.fn(args)
 
