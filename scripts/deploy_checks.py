@@ -167,6 +167,70 @@ def github_anchor(heading):
     return slug.replace(" ", "-")
 
 
+FENCE = re.compile(r"^\s*(```|~~~)")
+CODE_SPAN = re.compile(r"(`+).+?\1")
+INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
+
+
+def markdown_lines(path):
+    """The lines of a markdown file outside fenced code blocks, as (number, line)."""
+    fenced = False
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if FENCE.match(line):
+                fenced = not fenced
+            elif not fenced:
+                yield number, line
+
+
+def markdown_anchors(path):
+    """The anchors GitHub gives the headings of a markdown file (repeats get -1, -2 …)."""
+    anchors, seen = set(), {}
+    for _, line in markdown_lines(path):
+        m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not m:
+            continue
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))
+        slug = github_anchor(text)
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def links(args):
+    """Every relative link of the given markdown files points at a file or directory that
+    exists, and every #anchor at a heading of the markdown file it names."""
+    problems, checked, anchors = [], 0, {}
+    for path in args.files:
+        for number, line in markdown_lines(path):
+            line = CODE_SPAN.sub("x", line)
+            targets = INLINE_LINK.findall(line) + REFERENCE_DEFINITION.findall(line)
+            for target in targets:
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+                    continue  # http:, https:, mailto: …
+                checked += 1
+                where = f"{path}:{number}: {target}"
+                file_part, _, anchor = target.partition("#")
+                resolved = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+                if not os.path.exists(resolved):
+                    problems.append(f"{where}: {resolved} does not exist")
+                    continue
+                if not anchor:
+                    continue
+                if not resolved.endswith(".md"):
+                    problems.append(f"{where}: an anchor into a file that is not markdown")
+                    continue
+                if resolved not in anchors:
+                    anchors[resolved] = markdown_anchors(resolved)
+                if anchor not in anchors[resolved]:
+                    problems.append(f"{where}: {resolved} has no heading for #{anchor}")
+    if problems:
+        fail(problems)
+    print(f"{checked} relative links in {len(args.files)} markdown files resolve")
+
+
 def rule_coverage(args):
     """Every alert: severity, summary, description, a runbook anchor that exists, and unit
     tests where it fires and where it stays quiet."""
@@ -190,11 +254,8 @@ def rule_coverage(args):
                 path, _, anchor = url.partition("#")
                 if path != "docs/runbook.md" or not anchor:
                     problems.append(f"{name}: runbook_url must be docs/runbook.md#<anchor>, is {url}")
-                elif args.runbook:
-                    with open(args.runbook, encoding="utf-8") as f:
-                        anchors = {github_anchor(line.lstrip("#")) for line in f if line.startswith("#")}
-                    if anchor not in anchors:
-                        problems.append(f"{name}: {args.runbook} has no heading for #{anchor}")
+                elif args.runbook and anchor not in markdown_anchors(args.runbook):
+                    problems.append(f"{name}: {args.runbook} has no heading for #{anchor}")
     for test_file in sorted(os.listdir(args.tests)):
         if not test_file.endswith(".yaml"):
             continue
@@ -373,6 +434,7 @@ def main():
     p = sub.add_parser("extract-rules"); p.add_argument("source"); p.add_argument("dest"); p.set_defaults(fn=extract_rules)
     p = sub.add_parser("rule-coverage"); p.add_argument("rules"); p.add_argument("tests"); p.add_argument("runbook", nargs="?")
     p.set_defaults(fn=rule_coverage)
+    p = sub.add_parser("links"); p.add_argument("files", nargs="+"); p.set_defaults(fn=links)
     p = sub.add_parser("dashboard-rules"); p.add_argument("dashboard"); p.add_argument("dest"); p.set_defaults(fn=dashboard_rules)
     p = sub.add_parser("equivalence"); p.add_argument("helm"); p.add_argument("kustomize", nargs="+"); p.set_defaults(fn=equivalence)
     p = sub.add_parser("extract-configs"); p.add_argument("outdir"); p.add_argument("renders", nargs="+")

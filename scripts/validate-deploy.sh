@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates the deployment side of hookbridge offline: the Dockerfile, the Helm chart,
-# deploy/ (kustomize base, Prometheus rules and their tests, Grafana dashboard).
+# deploy/ (kustomize base, Prometheus rules and their tests, Grafana dashboard), the
+# scripts, and the links of the README and docs/ that operators follow.
 #
 #   scripts/validate-deploy.sh
 #
@@ -305,6 +306,10 @@ check_shellcheck() {
   echo "    $(find scripts -maxdepth 1 -name '*.sh' | wc -l) scripts are clean"
 }
 
+check_markdown_links() {
+  "$PY" "$CHECKS" links README.md docs/*.md
+}
+
 check_hookbridge_config() {
   # hookbridge validates each rendered hookbridge.toml itself, as a pod would, so that
   # no second copy of the config schema is needed here. --skip-secrets checks the
@@ -341,6 +346,7 @@ run_check "promtool check/test rules" check_promtool_rules
 run_check "dashboard PromQL (promtool)" check_dashboard
 run_check "hadolint" check_hadolint
 run_check "shellcheck" check_shellcheck
+run_check "markdown links and anchors" check_markdown_links
 run_check "hookbridge check-config on rendered configs" check_hookbridge_config
 
 log "summary: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
