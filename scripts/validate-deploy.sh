@@ -302,8 +302,12 @@ check_hadolint() {
 }
 
 check_shellcheck() {
-  shellcheck scripts/*.sh
-  echo "    $(find scripts -maxdepth 1 -name '*.sh' | wc -l) scripts are clean"
+  local -a files
+  # The integration tests' helper scripts too, when there are any.
+  shopt -s nullglob
+  files=(scripts/*.sh tests/it/support/*.sh)
+  shellcheck "${files[@]}"
+  echo "    ${#files[@]} scripts are clean"
 }
 
 check_markdown_links() {
