@@ -10,16 +10,16 @@ source scripts/lib.sh
 
 apt_install promtool prometheus
 cargo build --locked --quiet --bin hookbridge
-bin=target/debug/hookbridge
+bin="$(cargo_target_dir)/debug/hookbridge"
 
 start_tansu
 local_config examples/hookbridge.toml
 sed -i 's|^"linger.ms" = 1 |"statistics.interval.ms" = 1000\n"linger.ms" = 1 |' "$work/hookbridge.toml"
 start_hookbridge "$bin"
 
-base="http://127.0.0.1:$listen_port/everbright"
+base="http://$listen/everbright"
 "$bin" send --config "$work/hookbridge.toml" --credential engine-hmac --event milestone-status-change \
-  tests/fixtures/json/milestone-status-change.json >/dev/null
+  --url "$base/milestone-status-change" tests/fixtures/json/milestone-status-change.json >/dev/null
 curl -fsS -o /dev/null -X POST -H "Content-Type: application/json" "$base/site-archived" -d "{\"uuid\":\"13f4564a-cf0b-421f-ad72-2ba992fcfc11\"}"
 curl -sS -o /dev/null -X POST -H "Content-Type: application/json" "$base/site-archived" -d "not json"
 curl -sS -o /dev/null -X POST -H "X-Api-Key: wrong" "$base/proposal-action" -d "{}"
@@ -27,7 +27,7 @@ curl -sS -o /dev/null -X POST "$base/no-such-event" -d "{}"
 
 scrape="$work/metrics.txt"
 for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$admin_port/metrics" >"$scrape"
+  curl -fsS "http://$admin/metrics" >"$scrape"
   grep -q '^hookbridge_kafka_broker_up' "$scrape" && break
   sleep 0.2
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hookbridge's main job, end to end, on this machine: builds hookbridge, starts a local
-# Kafka-protocol broker (tansu) and hookbridge with examples/hookbridge.toml, sends
+# hookbridge's main job, end to end, on this machine: installs a local Kafka-protocol
+# broker (tansu), builds hookbridge, starts both with examples/hookbridge.toml, sends
 # EverBright's documented milestone sample as a signed webhook (HMAC-SHA256, with
 # `hookbridge send`), and prints the CloudEvent read back from Kafka by a consumer.
 set -euo pipefail
@@ -8,19 +8,23 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-echo "==> installing tools and building"
-cargo build --locked --quiet --bin hookbridge --example tail
-bin=target/debug/hookbridge
+echo "==> installing tools into .tools/ (tansu, a Kafka-protocol broker)"
+scripts/install-tools.sh >/dev/null
+
+echo "==> building hookbridge and a Kafka consumer (the first build compiles librdkafka and OpenSSL: several minutes)"
+cargo build --locked --bin hookbridge --example tail
+bin="$(cargo_target_dir)/debug/hookbridge"
 
 start_tansu
 echo "==> tansu listening on 127.0.0.1:$kafka_port"
 local_config examples/hookbridge.toml
 "$bin" check-config --config "$work/hookbridge.toml"
 start_hookbridge "$bin"
-echo "==> hookbridge listening on 127.0.0.1:$listen_port (admin $admin_port)"
+echo "==> hookbridge listening on $listen (admin $admin)"
 
 echo "==> sending the documented milestone sample, signed as credential engine-hmac"
 "$bin" send --config "$work/hookbridge.toml" --credential engine-hmac --event milestone-status-change \
+  --url "http://$listen/everbright/milestone-status-change" \
   tests/fixtures/json/milestone-status-change.json
 
 echo "==> the record on everbright.production.milestone-status-change, read by a Kafka consumer"

@@ -7,7 +7,6 @@ wrong and exits 1, or prints a one-line summary and exits 0.
 
 import argparse
 import copy
-import tomllib
 import difflib
 import json
 import os
@@ -168,6 +167,70 @@ def github_anchor(heading):
     return slug.replace(" ", "-")
 
 
+FENCE = re.compile(r"^\s*(```|~~~)")
+CODE_SPAN = re.compile(r"(`+).+?\1")
+INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)")
+
+
+def markdown_lines(path):
+    """The lines of a markdown file outside fenced code blocks, as (number, line)."""
+    fenced = False
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if FENCE.match(line):
+                fenced = not fenced
+            elif not fenced:
+                yield number, line
+
+
+def markdown_anchors(path):
+    """The anchors GitHub gives the headings of a markdown file (repeats get -1, -2 …)."""
+    anchors, seen = set(), {}
+    for _, line in markdown_lines(path):
+        m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not m:
+            continue
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))
+        slug = github_anchor(text)
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+    return anchors
+
+
+def links(args):
+    """Every relative link of the given markdown files points at a file or directory that
+    exists, and every #anchor at a heading of the markdown file it names."""
+    problems, checked, anchors = [], 0, {}
+    for path in args.files:
+        for number, line in markdown_lines(path):
+            line = CODE_SPAN.sub("x", line)
+            targets = INLINE_LINK.findall(line) + REFERENCE_DEFINITION.findall(line)
+            for target in targets:
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+                    continue  # http:, https:, mailto: …
+                checked += 1
+                where = f"{path}:{number}: {target}"
+                file_part, _, anchor = target.partition("#")
+                resolved = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+                if not os.path.exists(resolved):
+                    problems.append(f"{where}: {resolved} does not exist")
+                    continue
+                if not anchor:
+                    continue
+                if not resolved.endswith(".md"):
+                    problems.append(f"{where}: an anchor into a file that is not markdown")
+                    continue
+                if resolved not in anchors:
+                    anchors[resolved] = markdown_anchors(resolved)
+                if anchor not in anchors[resolved]:
+                    problems.append(f"{where}: {resolved} has no heading for #{anchor}")
+    if problems:
+        fail(problems)
+    print(f"{checked} relative links in {len(args.files)} markdown files resolve")
+
+
 def rule_coverage(args):
     """Every alert: severity, summary, description, a runbook anchor that exists, and unit
     tests where it fires and where it stays quiet."""
@@ -191,11 +254,8 @@ def rule_coverage(args):
                 path, _, anchor = url.partition("#")
                 if path != "docs/runbook.md" or not anchor:
                     problems.append(f"{name}: runbook_url must be docs/runbook.md#<anchor>, is {url}")
-                elif args.runbook:
-                    with open(args.runbook, encoding="utf-8") as f:
-                        anchors = {github_anchor(line.lstrip("#")) for line in f if line.startswith("#")}
-                    if anchor not in anchors:
-                        problems.append(f"{name}: {args.runbook} has no heading for #{anchor}")
+                elif args.runbook and anchor not in markdown_anchors(args.runbook):
+                    problems.append(f"{name}: {args.runbook} has no heading for #{anchor}")
     for test_file in sorted(os.listdir(args.tests)):
         if not test_file.endswith(".yaml"):
             continue
@@ -345,103 +405,25 @@ def equivalence(args):
     print(f"{len(helm)} objects of deploy/ equal the chart's defaults")
 
 
-# --- hookbridge.toml ---------------------------------------------------------------------------
-
-# The keys of hookbridge.toml (DESIGN.md, plus server.read_timeout and server.max_connections).
-TOML_KEYS = {
-    "server": {"listen", "admin_listen", "path_prefix", "max_body_bytes", "request_timeout",
-               "shutdown_grace", "max_inflight", "read_timeout", "max_connections"},
-    "kafka": {"brokers", "topic_template", "deadletter_topic_template", "ack_timeout", "envelope",
-              "properties"},
-    "payload": {"lenient_literals", "capture_headers", "xml_infer_types", "form_json_fields",
-                "site_pointers"},
-}
-TOML_INTEGERS = {("server", "max_body_bytes"), ("server", "max_inflight"), ("server", "max_connections")}
-CREDENTIAL_KEYS = {"name", "environment", "organization", "events", "scheme", "header", "value",
-                   "prefix", "username", "password", "client_id", "client_secret", "signature_header",
-                   "client_id_header", "encoding", "signature_prefix", "timestamp_header", "tolerance",
-                   "preset", "access_key_id", "secret_access_key", "region", "service"}
-SECRET_KEYS = {"value", "password", "client_secret", "secret_access_key"}
-
-
-def _secret_ok(value):
-    refs = value if isinstance(value, list) else [value]
-    return bool(refs) and all(isinstance(r, dict) and len(r) == 1 and set(r) <= {"file", "env"} for r in refs)
-
-
-def toml_check(args):
-    """Parses every rendered hookbridge.toml and checks it against the config schema's shape:
-    known sections and keys, integers where hookbridge wants integers, secrets never literal."""
-    problems, n = [], 0
-    for path in args.renders:
-        for doc in load_all(path):
-            if doc["kind"] != "ConfigMap" or "hookbridge.toml" not in doc.get("data", {}):
-                continue
-            n += 1
-            where = f"{path}: ConfigMap/{doc['metadata']['name']}"
-            try:
-                cfg = tomllib.loads(doc["data"]["hookbridge.toml"])
-            except tomllib.TOMLDecodeError as e:
-                problems.append(f"{where}: not valid TOML: {e}")
-                continue
-            for section in sorted(set(cfg) - set(TOML_KEYS) - {"routes", "credentials"}):
-                problems.append(f"{where}: unknown section [{section}]")
-            for section, keys in TOML_KEYS.items():
-                for key in sorted(set(cfg.get(section, {})) - keys):
-                    problems.append(f"{where}: unknown key {section}.{key}")
-            for section, key in TOML_INTEGERS:
-                if key in cfg.get(section, {}) and not isinstance(cfg[section][key], int):
-                    problems.append(f"{where}: {section}.{key} is not an integer")
-            for key, value in cfg.get("kafka", {}).get("properties", {}).items():
-                if not (isinstance(value, str) or _secret_ok(value)):
-                    problems.append(f"{where}: kafka.properties.{key} is neither a string nor a secret reference")
-            creds = cfg.get("credentials", [])
-            if not creds:
-                problems.append(f"{where}: no [[credentials]]")
-            for cred in creds:
-                for key in sorted(set(cred) - CREDENTIAL_KEYS):
-                    problems.append(f"{where}: credential {cred.get('name')}: unknown key {key}")
-                for key in sorted(set(cred) & SECRET_KEYS):
-                    if not _secret_ok(cred[key]):
-                        problems.append(f"{where}: credential {cred.get('name')}: {key} is not a file/env reference")
-    if not n:
-        problems.append("no hookbridge.toml found")
-    if problems:
-        fail(problems)
-    print(f"{n} rendered hookbridge.toml parse and have the schema's shape")
-
-
 # --- hookbridge check-config -----------------------------------------------------------------
 
-def check_config_inputs(args):
-    """Writes each rendered hookbridge.toml with the paths of mounted files moved under
-    OUTDIR (where dummy files are created) and prints 'TOML ENVFILE' per config."""
+def extract_configs(args):
+    """Writes the hookbridge.toml of each rendering (exactly one ConfigMap each) to OUTDIR,
+    for `hookbridge check-config`, and prints the paths written."""
     os.makedirs(args.outdir, exist_ok=True)
-    n = 0
+    problems = []
     for path in args.renders:
-        for doc in load_all(path):
-            if doc["kind"] != "ConfigMap" or "hookbridge.toml" not in doc.get("data", {}):
-                continue
-            n += 1
-            toml = doc["data"]["hookbridge.toml"]
-            root = os.path.join(args.outdir, f"config-{n}")
-            paths = set(re.findall(r'file = "(/[^"]+)"', toml))
-            paths |= set(re.findall(r'"ssl\.[a-z.]+location" = "(/[^"]+)"', toml))
-            for p in sorted(paths):
-                dummy = root + p
-                os.makedirs(os.path.dirname(dummy), exist_ok=True)
-                with open(dummy, "w", encoding="utf-8") as f:
-                    f.write("dummy-secret-value\n")
-                toml = toml.replace(f'"{p}"', json.dumps(dummy))
-            envs = sorted(set(re.findall(r'env = "(\w+)"', toml)))
-            toml_path = os.path.join(args.outdir, f"config-{n}.toml")
-            with open(toml_path, "w", encoding="utf-8") as f:
-                f.write(toml)
-            env_path = os.path.join(args.outdir, f"config-{n}.env")
-            with open(env_path, "w", encoding="utf-8") as f:
-                for e in envs:
-                    f.write(f"{e}=dummy-secret-value\n")
-            print(f"{toml_path} {env_path} {path}")
+        tomls = [d["data"]["hookbridge.toml"] for d in load_all(path)
+                 if d["kind"] == "ConfigMap" and "hookbridge.toml" in d.get("data", {})]
+        if len(tomls) != 1:
+            problems.append(f"{path}: {len(tomls)} ConfigMaps with a hookbridge.toml, expected 1")
+            continue
+        out = os.path.join(args.outdir, os.path.splitext(os.path.basename(path))[0] + ".toml")
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(tomls[0])
+        print(out)
+    if problems:
+        fail(problems)
 
 
 def main():
@@ -452,11 +434,11 @@ def main():
     p = sub.add_parser("extract-rules"); p.add_argument("source"); p.add_argument("dest"); p.set_defaults(fn=extract_rules)
     p = sub.add_parser("rule-coverage"); p.add_argument("rules"); p.add_argument("tests"); p.add_argument("runbook", nargs="?")
     p.set_defaults(fn=rule_coverage)
+    p = sub.add_parser("links"); p.add_argument("files", nargs="+"); p.set_defaults(fn=links)
     p = sub.add_parser("dashboard-rules"); p.add_argument("dashboard"); p.add_argument("dest"); p.set_defaults(fn=dashboard_rules)
     p = sub.add_parser("equivalence"); p.add_argument("helm"); p.add_argument("kustomize", nargs="+"); p.set_defaults(fn=equivalence)
-    p = sub.add_parser("toml-check"); p.add_argument("renders", nargs="+"); p.set_defaults(fn=toml_check)
-    p = sub.add_parser("check-config-inputs"); p.add_argument("outdir"); p.add_argument("renders", nargs="+")
-    p.set_defaults(fn=check_config_inputs)
+    p = sub.add_parser("extract-configs"); p.add_argument("outdir"); p.add_argument("renders", nargs="+")
+    p.set_defaults(fn=extract_configs)
     args = ap.parse_args()
     args.fn(args)
 

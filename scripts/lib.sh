@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Shared by scripts/demo.sh and scripts/check-metrics.sh: a local tansu broker and a
-# hookbridge process on free loopback ports, cleaned up on exit.
+# hookbridge process on loopback, cleaned up on exit.
 # Source it from the repository root; it defines: work, free_port, wait_for,
-# apt_install, start_tansu, start_hookbridge, local_config.
+# apt_install, cargo_target_dir, start_tansu, local_config, start_hookbridge.
 
 work=$(mktemp -d)
 pids=()
@@ -24,6 +24,13 @@ apt_install() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# cargo_target_dir: where cargo puts build output (honours CARGO_TARGET_DIR and
+# .cargo/config), for running the binaries it built.
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 # wait_for URL WHAT: polls URL until it answers 2xx, or prints the logs and fails.
 wait_for() {
   for _ in $(seq 1 100); do
@@ -35,31 +42,65 @@ wait_for() {
   exit 1
 }
 
-# start_tansu: installs and starts tansu; sets kafka_port.
+# start_tansu: installs and starts tansu on a free port; sets kafka_port. tansu cannot
+# report a port the system chose, so a port is picked first; when another process
+# takes it before tansu binds, tansu exits without "ready", and another port is tried.
 start_tansu() {
-  local tansu
+  local tansu pid attempt
   tansu=$(scripts/install-tools.sh)
-  kafka_port=$(free_port)
-  "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
-    --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-    --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
-  pids+=($!)
+  for attempt in 1 2 3 4 5; do
+    kafka_port=$(free_port)
+    "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
+      --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+      --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+      if grep -q "ready in" "$work/tansu.log"; then
+        pids+=("$pid")
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "tansu did not start on port $kafka_port (attempt $attempt of 5)" >&2
+  done
+  echo "error: tansu did not start; its last log:" >&2
+  cat "$work/tansu.log" >&2
+  exit 1
 }
 
-# local_config SOURCE: writes SOURCE with the broker and free listener ports to
-# $work/hookbridge.toml; sets listen_port and admin_port.
+# local_config SOURCE: writes SOURCE to $work/hookbridge.toml with the local broker and
+# both listeners on 127.0.0.1 port 0 (the system picks free ports, no race).
 local_config() {
-  listen_port=$(free_port)
-  admin_port=$(free_port)
   sed -e "s|^brokers = \"localhost:9092\"|brokers = \"127.0.0.1:$kafka_port\"|" \
-      -e "s|^listen = \"0.0.0.0:8080\"|listen = \"127.0.0.1:$listen_port\"|" \
-      -e "s|^admin_listen = \"0.0.0.0:9090\"|admin_listen = \"127.0.0.1:$admin_port\"|" \
+      -e "s|^listen = \"0.0.0.0:8080\"|listen = \"127.0.0.1:0\"|" \
+      -e "s|^admin_listen = \"0.0.0.0:9090\"|admin_listen = \"127.0.0.1:0\"|" \
       "$1" >"$work/hookbridge.toml"
 }
 
-# start_hookbridge BINARY: serves $work/hookbridge.toml and waits until it is ready.
+# start_hookbridge BINARY: serves $work/hookbridge.toml, reads the bound addresses from
+# its "hookbridge listening" log line into listen and admin (host:port), and waits
+# until it is ready.
 start_hookbridge() {
+  local pid line=""
   "$1" --log-format text serve --config "$work/hookbridge.toml" >"$work/hookbridge.log" 2>&1 &
-  pids+=($!)
-  wait_for "http://127.0.0.1:$admin_port/readyz" "hookbridge"
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do
+    line=$(grep -m 1 "hookbridge listening" "$work/hookbridge.log" || true)
+    [ -n "$line" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  # The text log line: `… hookbridge listening listen=127.0.0.1:41234 admin=127.0.0.1:39871 …`
+  listen=$(sed -n 's/.* listen=\([^ ]*\).*/\1/p' <<<"$line")
+  admin=$(sed -n 's/.* admin=\([^ ]*\).*/\1/p' <<<"$line")
+  if [ -z "$listen" ] || [ -z "$admin" ]; then
+    echo "error: hookbridge did not report its listeners; its log:" >&2
+    cat "$work/hookbridge.log" >&2
+    exit 1
+  fi
+  wait_for "http://$admin/readyz" "hookbridge"
 }

@@ -18,9 +18,10 @@ connections="${2:-64}"
 
 apt_install wrk wrk
 cargo build --locked --quiet --release --bin hookbridge
+bin="$(cargo_target_dir)/release/hookbridge"
 start_tansu
 local_config examples/hookbridge.toml
-start_hookbridge target/release/hookbridge
+start_hookbridge "$bin"
 
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -46,11 +47,11 @@ run() { # name url script -> "rps p50 p99 errors"
     --latency -s "$3" "$2" | awk '/^RESULT/ {print $2, $3, $4, $5}'
 }
 # Warm up the producer's connection and the topic.
-"$(dirname "$0")/../target/release/hookbridge" send --config "$work/hookbridge.toml" --credential engine-header \
-  --event qualification-update tests/fixtures/json/qualification-update.json >/dev/null
+"$bin" send --config "$work/hookbridge.toml" --credential engine-header --event qualification-update \
+  --url "http://$listen/everbright/qualification-update" tests/fixtures/json/qualification-update.json >/dev/null
 
-read -r base_rps base_p50 base_p99 base_err < <(run baseline "http://127.0.0.1:$admin_port/livez" "$work/get.lua")
-read -r hook_rps hook_p50 hook_p99 hook_err < <(run webhook "http://127.0.0.1:$listen_port/everbright/qualification-update" "$work/post.lua")
+read -r base_rps base_p50 base_p99 base_err < <(run baseline "http://$admin/livez" "$work/get.lua")
+read -r hook_rps hook_p50 hook_p99 hook_err < <(run webhook "http://$listen/everbright/qualification-update" "$work/post.lua")
 
 printf '%-9s %12s %10s %10s %8s\n' "" "requests/s" "p50 ms" "p99 ms" "errors"
 printf '%-9s %12s %10s %10s %8s\n' baseline "$base_rps" "$base_p50" "$base_p99" "$base_err"

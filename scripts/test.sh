@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone of this repository on a Debian machine
-# with the Rust toolchain: installs what it needs into .tools/, lints, runs the unit,
-# handler and integration tests (each integration test starts its own tansu broker)
+# with the Rust toolchain: installs what it needs into .tools/, checks the generated
+# fixtures, lints, runs the unit, handler and integration tests (each integration
+# test starts its own tansu broker)
 # and the doc tests, then validates the deployment artifacts (Helm chart, manifests,
 # alerts, dashboard, Dockerfile, scripts) offline.
 set -euo pipefail
@@ -18,6 +19,8 @@ fi
 TANSU_BIN=$(scripts/install-tools.sh)
 export TANSU_BIN
 
+echo "==> generated fixtures (XML and form variants of the JSON ones) are current"
+python3 scripts/gen-fixture-variants.py --check
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"

@@ -71,7 +71,7 @@ app.kubernetes.io/part-of: hookbridge
 {{- define "hookbridge.kafkaClientDir" -}}/var/run/secrets/hookbridge/kafka-client{{- end }}
 {{- define "hookbridge.systemCaBundle" -}}/etc/ssl/certs/ca-certificates.crt{{- end }}
 
-{{/* The 13 EverBright event slugs (DESIGN.md). */}}
+{{/* The 13 EverBright event slugs (docs/reference.md#events). */}}
 {{- define "hookbridge.eventSlugs" -}}
 contract-recipient-status-change contract-status-change change-order-status-change homeowners-signed-contract milestone-comment-created milestone-status-change task-comment-created qualification-update site-archived stage-transition proposal-action invoice-status-change workflow-status-change
 {{- end }}

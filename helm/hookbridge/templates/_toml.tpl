@@ -4,7 +4,7 @@ number as a float64 (toToml would write 1048576 as a float, which hookbridge rej
 references must become `{ file = … }`, and librdkafka property values must stay strings.
 */}}
 
-{{/* The credential fields that hold secrets (DESIGN.md). */}}
+{{/* The credential fields that hold secrets (docs/reference.md#secrets). */}}
 {{- define "hookbridge.secretFields" -}}
 value password client_secret secret_access_key
 {{- end }}
@@ -136,8 +136,8 @@ overridden by config.kafka.properties.
 {{- $root := . }}
 {{- $config := .Values.config }}
 {{- $secretFields := include "hookbridge.secretFields" . | splitList " " -}}
-# hookbridge configuration; DESIGN.md describes every key. hookbridge reloads this file, and
-# the secret files it names, when they change.
+# hookbridge configuration; docs/reference.md#config-file describes every key. hookbridge
+# reloads this file, and the secret files it names, when they change.
 
 [server]
 listen = {{ printf "0.0.0.0:%d" (int .Values.ports.http) | toJson }}
