@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Server, get, post};
+use crate::support::credential::{self, file};
+use crate::support::{self, Broker, Endpoints, Server, post};
 
 /// Publishes a new version of a Kubernetes-style secret volume: files in a fresh
 /// directory, then `..data` swapped to it atomically (what the kubelet does).
@@ -28,23 +29,20 @@ fn publish_secret(dir: &Path, version: u32, files: &[(&str, &str)]) {
     std::fs::rename(&tmp, dir.join("..data")).unwrap();
 }
 
-async fn reloads(server: &Server, result: &str) -> u64 {
-    let text = String::from_utf8(get(&server.admin_url("/metrics")).await.body.to_vec()).unwrap();
-    let prefix = format!("hookbridge_config_reloads_total{{result=\"{result}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.parse().unwrap())
+const RELOADS: &str = "hookbridge_config_reloads_total";
+
+async fn reloads(hookbridge: &impl Endpoints, result: &str) -> f64 {
+    hookbridge
+        .metrics()
+        .await
+        .value(RELOADS, &[("result", result)])
 }
 
-async fn wait_for_reloads(server: &Server, result: &str, count: u64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while reloads(server, result).await < count {
-        assert!(
-            Instant::now() < deadline,
-            "no {result} reload #{count} within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_for_reloads(hookbridge: &impl Endpoints, result: &str, count: f64) {
+    let labels = [("result", result)];
+    hookbridge
+        .wait_for_metric(RELOADS, &labels, |n| n >= count)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,13 +55,10 @@ async fn rotating_a_mounted_secret_while_serving_fails_no_request() {
     let toml = support::config(
         &broker,
         "",
-        r#"
-[[credentials]]
-name = "engine"
-scheme = "header"
-header = "X-Api-Key"
-value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
-"#,
+        credential::header(
+            "engine",
+            [file("secrets/current"), file("secrets/previous")],
+        ),
     );
     let path = dir.path().join("hookbridge.toml");
     std::fs::write(&path, &toml).unwrap();
@@ -100,11 +95,11 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
 
     // Step 1: the new key becomes current, the old one stays accepted.
     publish_secret(&secrets, 2, &[("current", "key-b"), ("previous", "key-a")]);
-    wait_for_reloads(&server, "success", 1).await;
+    wait_for_reloads(&server, "success", 1.0).await;
     use_new_key.store(true, Ordering::SeqCst);
     // Step 2: the old key is removed.
     publish_secret(&secrets, 3, &[("current", "key-b"), ("previous", "key-b")]);
-    wait_for_reloads(&server, "success", 2).await;
+    wait_for_reloads(&server, "success", 2.0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
     let failures = sender.await.unwrap();
@@ -139,7 +134,7 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
         toml.replace("scheme = \"header\"", "scheme = \"hedaer\""),
     )
     .unwrap();
-    wait_for_reloads(&server, "failure", 1).await;
+    wait_for_reloads(&server, "failure", 1.0).await;
     let still = post(
         &url,
         &[("x-api-key", "key-b")],
@@ -147,7 +142,7 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
     )
     .await;
     assert_eq!(still.status, StatusCode::OK);
-    assert_eq!(reloads(&server, "success").await, 2);
+    assert_eq!(reloads(&server, "success").await, 2.0);
     server.stop().await;
 }
 

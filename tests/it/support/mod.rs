@@ -1,9 +1,12 @@
-//! Shared pieces of the integration tests: a broker, hookbridge on real sockets, an
-//! HTTP client and a Kafka consumer.
+//! Shared pieces of the integration tests: a broker, hookbridge on real sockets in
+//! this process, an HTTP client, a metrics reader, credentials and a Kafka consumer.
 
 pub mod broker;
 pub mod consumer;
+pub mod credential;
+pub mod metrics;
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -20,15 +23,12 @@ use tokio::task::JoinHandle;
 pub use broker::Broker;
 pub use consumer::Consumed;
 
-/// A `none` credential for every event, for tests about something else than auth.
-pub const OPEN: &str = "[[credentials]]\nname = \"open\"\nscheme = \"none\"\n";
-
 /// A site UUID used where the payload does not matter.
 pub const SITE: &str = "5f0c7f1e-8d2a-4b7e-9c3d-2a1b0c9d8e7f";
 
 /// A config with the given broker and extra TOML (credentials, overrides) appended.
 /// Timeouts are short so failure paths finish quickly.
-pub fn config(broker: &Broker, server_extra: &str, rest: &str) -> String {
+pub fn config(broker: &Broker, server_extra: &str, rest: impl Display) -> String {
     format!(
         r#"
 [server]
@@ -47,10 +47,57 @@ ack_timeout = "3s"
     )
 }
 
+/// A running hookbridge: where it answers, and what every test asks it.
+pub trait Endpoints {
+    /// The webhook listener's bound address.
+    fn webhook(&self) -> SocketAddr;
+
+    /// The admin listener's bound address.
+    fn admin(&self) -> SocketAddr;
+
+    /// `http://…{path}` on the webhook listener.
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.webhook())
+    }
+
+    /// `http://…{path}` on the admin listener.
+    fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin())
+    }
+
+    /// Waits until `/readyz` answers 200 (the producer reached the broker).
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if get(&self.admin_url("/readyz")).await.status == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("hookbridge did not become ready within 10 s");
+    }
+
+    /// One scrape of `/metrics`.
+    async fn metrics(&self) -> metrics::Scrape {
+        metrics::scrape(&self.admin_url("/metrics")).await
+    }
+
+    /// Waits (up to 15 s) until sample `name{labels}` exists and `done` holds for its
+    /// value; returns the value.
+    async fn wait_for_metric(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        done: impl Fn(f64) -> bool,
+    ) -> f64 {
+        let url = self.admin_url("/metrics");
+        metrics::wait_for(&url, name, labels, Duration::from_secs(15), done).await
+    }
+}
+
 /// hookbridge running in this process on loopback ports.
 pub struct Server {
-    pub webhook: SocketAddr,
-    pub admin: SocketAddr,
+    webhook: SocketAddr,
+    admin: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), hookbridge::Error>>,
 }
@@ -95,31 +142,20 @@ impl Server {
         Server::start_in(toml, Path::new(".")).await
     }
 
-    /// `http://…{path}` on the webhook listener.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.webhook)
-    }
-
-    /// `http://…{path}` on the admin listener.
-    pub fn admin_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.admin)
-    }
-
-    /// Waits until `/readyz` answers 200 (the producer reached the broker).
-    pub async fn wait_ready(&self) {
-        for _ in 0..100 {
-            if get(&self.admin_url("/readyz")).await.status == StatusCode::OK {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("hookbridge did not become ready within 10 s");
-    }
-
     /// Triggers shutdown and waits for `run` to return.
     pub async fn stop(mut self) {
         let _ = self.stop.take().map(|s| s.send(()));
         self.task.await.unwrap().unwrap();
+    }
+}
+
+impl Endpoints for Server {
+    fn webhook(&self) -> SocketAddr {
+        self.webhook
+    }
+
+    fn admin(&self) -> SocketAddr {
+        self.admin
     }
 }
 
