@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 
 use crate::support::credential::{self, file};
-use crate::support::{self, Broker, Endpoints, Server, post};
+use crate::support::{self, Broker, Endpoints, Process, Server, Signal, post};
 
 /// Publishes a new version of a Kubernetes-style secret volume: files in a fresh
 /// directory, then `..data` swapped to it atomically (what the kubelet does).
@@ -149,31 +149,14 @@ async fn rotating_a_mounted_secret_while_serving_fails_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_config_file() {
     let broker = Broker::start();
-    let (listen, admin) = (support::broker::free_port(), support::broker::free_port());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookbridge.toml");
-    let config = |credentials: &str| {
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{listen}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n[kafka]\nbrokers = \"{}\"\n{credentials}",
-            broker.bootstrap()
-        )
-    };
-    let key = |value: &str| {
-        format!(
-            "[[credentials]]\nname = \"k-{value}\"\nscheme = \"header\"\nheader = \"X-Api-Key\"\nvalue = \"{value}\"\n"
-        )
-    };
-    std::fs::write(&path, config(&key("one"))).unwrap();
-    let mut child = support::spawn_serve(&path);
-    let url = format!("http://127.0.0.1:{listen}/everbright/stage-transition");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(("127.0.0.1", listen))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "hookbridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let config =
+        |credentials: String| support::config(&broker, support::EPHEMERAL_PORTS, credentials);
+    let key = |value: &str| credential::header(&format!("k-{value}"), value);
+    std::fs::write(&path, config(credential::all([key("one")]))).unwrap();
+    let mut hookbridge = Process::serve(&path).await;
+    let url = hookbridge.url("/everbright/stage-transition");
     assert_eq!(
         post(
             &url,
@@ -185,8 +168,8 @@ async fn sighup_reloads_the_config_file() {
         StatusCode::UNAUTHORIZED
     );
 
-    std::fs::write(&path, config(&format!("{}{}", key("one"), key("two")))).unwrap();
-    support::signal(&child, "-HUP");
+    std::fs::write(&path, config(credential::all([key("one"), key("two")]))).unwrap();
+    hookbridge.signal(Signal::Hup).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let answer = post(
@@ -204,9 +187,6 @@ async fn sighup_reloads_the_config_file() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "SIGHUP must not stop hookbridge"
-    );
-    support::terminate(child).await;
+    assert!(hookbridge.is_running(), "SIGHUP must not stop hookbridge");
+    hookbridge.terminate().await;
 }

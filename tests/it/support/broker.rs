@@ -46,7 +46,7 @@ fn tansu_path() -> PathBuf {
 }
 
 /// A port that was free a moment ago.
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

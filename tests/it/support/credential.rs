@@ -39,6 +39,11 @@ pub fn file(path: &str) -> Value {
     Value(format!("{{ file = {path:?} }}"))
 }
 
+/// A secret read from an environment variable.
+pub fn env(name: &str) -> Value {
+    Value(format!("{{ env = {name:?} }}"))
+}
+
 /// One `[[credentials]]` table.
 #[derive(Clone, Debug)]
 pub struct Credential {

@@ -1,10 +1,12 @@
-//! Shared pieces of the integration tests: a broker, hookbridge on real sockets in
-//! this process, an HTTP client, a metrics reader, credentials and a Kafka consumer.
+//! Shared pieces of the integration tests: a broker, hookbridge on real sockets (in
+//! this process or as the binary), an HTTP client, a metrics reader, credentials and a
+//! Kafka consumer.
 
 pub mod broker;
 pub mod consumer;
 pub mod credential;
 pub mod metrics;
+pub mod process;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -22,9 +24,14 @@ use tokio::task::JoinHandle;
 
 pub use broker::Broker;
 pub use consumer::Consumed;
+pub use process::{Process, Signal};
 
 /// A site UUID used where the payload does not matter.
 pub const SITE: &str = "5f0c7f1e-8d2a-4b7e-9c3d-2a1b0c9d8e7f";
+
+/// `[server]` keys that let the binary bind any free ports; [`Process`] reads the bound
+/// addresses from its log.
+pub const EPHEMERAL_PORTS: &str = "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"";
 
 /// A config with the given broker and extra TOML (credentials, overrides) appended.
 /// Timeouts are short so failure paths finish quickly.
@@ -47,7 +54,7 @@ ack_timeout = "3s"
     )
 }
 
-/// A running hookbridge: where it answers, and what every test asks it.
+/// A running hookbridge, in this process ([`Server`]) or as a child ([`Process`]).
 pub trait Endpoints {
     /// The webhook listener's bound address.
     fn webhook(&self) -> SocketAddr;
@@ -251,27 +258,6 @@ pub fn payload(site: &str) -> String {
     format!(r#"{{"site":"{site}","status":"APPROVED"}}"#)
 }
 
-/// Starts the `hookbridge serve` binary with `config` (logs discarded).
-pub fn spawn_serve(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hookbridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("cannot start the hookbridge binary")
-}
-
-/// Sends `signal` (e.g. `-TERM`) to `child`.
-pub fn signal(child: &std::process::Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill {signal} failed");
-}
-
 /// Sends a request built by `hookbridge::sender`, with `body` in place of the signed
 /// body when given (to tamper with it).
 pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> Answer {
@@ -286,16 +272,6 @@ pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> An
         .collect();
     let body = body.map_or(o.body.clone(), |b| Bytes::from(b.to_string()));
     send(o.method.clone(), &o.url.to_string(), &headers, body).await
-}
-
-/// Stops `child` with SIGTERM and asserts that it exits 0.
-pub async fn terminate(mut child: std::process::Child) {
-    signal(&child, "-TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "hookbridge did not stop cleanly");
 }
 
 /// Posts a payload to `url` and asserts the broker-outage answer: 503 with
