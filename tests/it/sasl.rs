@@ -2,8 +2,8 @@
 //! publishes; a wrong one gives 503 within the ack timeout and an unready /readyz,
 //! never a 2xx, and nothing reaches the topic.
 //!
-//! tansu 0.6.0 cannot authenticate by itself, so `scripts/sasl-broker.sh` puts a
-//! SCRAM/TLS front (scripts/sasl-front.py) before it; librdkafka performs a real SASL
+//! tansu 0.6.0 cannot authenticate by itself, so `support/sasl-broker.sh` puts a
+//! SCRAM/TLS front (`support/sasl-front.py`) before it; librdkafka performs a real SASL
 //! handshake with it.
 
 use http::StatusCode;

@@ -176,7 +176,8 @@ impl Broker {
     }
 
     fn start_secure(password: &str, tls_dir: Option<&Path>) -> Broker {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/sasl-broker.sh");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/sasl-broker.sh");
         let mut command = Command::new("bash");
         command
             .arg(&script)
