@@ -3,7 +3,7 @@
 //! there.
 //!
 //! Needs `python3` and the package in `$HOOKBRIDGE_PYTHONPATH` (default `.tools/py`,
-//! relative to the crate root). Install it with `scripts/install-test-tools.sh`, i.e.
+//! relative to the crate root). Install it with `scripts/install-tools.sh`, i.e.
 //! `python3 -m pip install --target .tools/py standardwebhooks`. Without them these tests
 //! fail with that instruction; they never skip.
 
@@ -24,7 +24,7 @@ use hookbridge::auth::hmac::{Hmac, HmacError, HmacSettings, Preset};
 use hookbridge::auth::{Secret, SecretSet};
 use http::{HeaderMap, HeaderValue};
 
-const INSTALL: &str = "run scripts/install-test-tools.sh \
+const INSTALL: &str = "run scripts/install-tools.sh \
      (python3 -m pip install --target .tools/py standardwebhooks)";
 
 fn python_path() -> PathBuf {

@@ -3,39 +3,21 @@
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Server, consume, post};
+use crate::support::{self, Broker, Endpoints, Server, consume, credential, post};
 
-const CREDENTIALS: &str = r#"
-[[credentials]]
-name = "by-header"
-scheme = "header"
-header = "X-Api-Key"
-value = ["new-key", "old-key"]
-events = ["milestone-status-change"]
-
-[[credentials]]
-name = "by-token"
-scheme = "token"
-value = "tok-123"
-events = ["task-comment-created"]
-
-[[credentials]]
-name = "by-basic"
-scheme = "basic"
-username = "everbright"
-password = "pw-456"
-events = ["invoice-status-change"]
-
-[[credentials]]
-name = "open"
-scheme = "none"
-events = ["site-archived"]
-"#;
+fn credentials() -> String {
+    credential::all([
+        credential::header("by-header", ["new-key", "old-key"]).events(["milestone-status-change"]),
+        credential::token("by-token", "tok-123").events(["task-comment-created"]),
+        credential::basic("by-basic", "everbright", "pw-456").events(["invoice-status-change"]),
+        credential::none("open").events(["site-archived"]),
+    ])
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_scheme_accepts_its_secret_and_refuses_others_without_a_record() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", CREDENTIALS)).await;
+    let server = Server::start(&support::config(&broker, "", credentials())).await;
     let basic_ok = hookbridge::auth::basic::encode("everbright", b"pw-456");
     let basic_bad = hookbridge::auth::basic::encode("everbright", b"pw-457");
     // (event, headers, expected status)
@@ -119,18 +101,14 @@ async fn each_scheme_accepts_its_secret_and_refuses_others_without_a_record() {
             "{event}: only accepted requests produce records"
         );
     }
-    let metrics = String::from_utf8(
-        support::get(&server.admin_url("/metrics"))
-            .await
-            .body
-            .to_vec(),
-    )
-    .unwrap();
-    assert!(
-        metrics.contains(r#"hookbridge_auth_failures_total{reason="bad-secret"} 4"#),
-        "{metrics}"
-    );
-    assert!(metrics.contains(r#"hookbridge_auth_failures_total{reason="event-not-allowed"} 1"#));
-    assert!(metrics.contains(r#"hookbridge_auth_failures_total{reason="missing-credentials"} 1"#));
+    let metrics = server.metrics().await;
+    for (reason, count) in [
+        ("bad-secret", 4.0),
+        ("event-not-allowed", 1.0),
+        ("missing-credentials", 1.0),
+    ] {
+        let failures = metrics.value("hookbridge_auth_failures_total", &[("reason", reason)]);
+        assert_eq!(failures, count, "{reason}");
+    }
     server.stop().await;
 }

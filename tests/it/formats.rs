@@ -3,12 +3,12 @@
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Server, consume, fixture, post};
+use crate::support::{self, Broker, Endpoints, Server, consume, credential, fixture, post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_milestone_sample_as_json_xml_and_form_lands_as_the_same_event() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
+    let server = Server::start(&support::config(&broker, "", credential::none("open"))).await;
     let url = server.url("/everbright/milestone-status-change");
     let bodies = [
         (
@@ -83,7 +83,7 @@ async fn the_milestone_sample_as_json_xml_and_form_lands_as_the_same_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_converts_in_each_format() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
+    let server = Server::start(&support::config(&broker, "", credential::none("open"))).await;
     let slugs: Vec<String> = hookbridge::everbright::Event::ALL
         .iter()
         .map(|e| e.slug().to_string())
@@ -121,7 +121,7 @@ async fn custom_routes_and_captured_headers() {
     let broker = Broker::start();
     let rest = format!(
         "[routes]\n\"/hooks/sighten/milestones\" = \"milestone-status-change\"\n[payload]\ncapture_headers = [\"X-Tenant\", \"X-Request-Id\"]\n{}",
-        support::OPEN
+        credential::none("open")
     );
     for (mode, topic_prefix) in [("structured", "s"), ("binary", "b")] {
         let toml = support::config(&broker, "", &rest).replace(

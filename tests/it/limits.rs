@@ -3,7 +3,7 @@
 use base64::Engine;
 use http::{Method, StatusCode};
 
-use crate::support::{self, Broker, Server, consume, post, send};
+use crate::support::{self, Broker, Endpoints, Server, consume, credential, post, send};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_other_methods_and_large_bodies_are_refused() {
@@ -11,7 +11,7 @@ async fn unknown_paths_other_methods_and_large_bodies_are_refused() {
     let server = Server::start(&support::config(
         &broker,
         "max_body_bytes = 2048",
-        support::OPEN,
+        credential::none("open"),
     ))
     .await;
     let payload = support::payload(support::SITE);
@@ -65,7 +65,7 @@ async fn unknown_paths_other_methods_and_large_bodies_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_bodies_are_kept_on_the_dead_letter_topic_with_202() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", support::OPEN)).await;
+    let server = Server::start(&support::config(&broker, "", credential::none("open"))).await;
     let bodies: [(&[u8], &str); 3] = [
         (b"{not json at all", "invalid-json"),
         (

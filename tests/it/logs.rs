@@ -1,12 +1,11 @@
 //! Logs: one JSON line per request, and never a secret, a signature or a body.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
-use crate::support::{self, Broker, get, post};
+use crate::support::{self, Broker, Endpoints, Process, credential, post};
 use hookbridge::config::Config;
 use hookbridge::everbright::Event;
 use hookbridge::sender::{self, Draft};
@@ -16,75 +15,47 @@ const BODY_MARKER: &str = "body-marker-7f3e9a";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_one_line_per_request_and_no_secret_signature_or_body() {
     let broker = Broker::start();
-    let (listen, admin) = (support::broker::free_port(), support::broker::free_port());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("basic-password"), "file-secret-basic-pw\n").unwrap();
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{listen}"
-admin_listen = "127.0.0.1:{admin}"
-[kafka]
-brokers = "{}"
-[kafka.properties]
-"sasl.password" = {{ env = "LOGTEST_SASL_PASSWORD" }}
-[[credentials]]
-name = "hmac"
-scheme = "hmac-sha256"
-client_id = "everbright"
-client_secret = {{ env = "LOGTEST_HMAC_SECRET" }}
-timestamp_header = "X-Timestamp"
-events = ["milestone-status-change"]
-[[credentials]]
-name = "token"
-scheme = "token"
-value = "literal-secret-token-value"
-events = ["stage-transition"]
-[[credentials]]
-name = "basic"
-scheme = "basic"
-username = "everbright"
-password = {{ file = "basic-password" }}
-events = ["site-archived"]
-[[credentials]]
-name = "aws"
-scheme = "aws-sigv4"
-access_key_id = "AKIDLOGTEST"
-secret_access_key = "aws-secret-access-key-logtest"
-region = "us-east-1"
-service = "execute-api"
-events = ["invoice-status-change"]
-"#,
-        broker.bootstrap()
+    let credentials = credential::all([
+        credential::hmac("hmac", credential::env("LOGTEST_HMAC_SECRET"))
+            .set("client_id", "everbright")
+            .set("timestamp_header", "X-Timestamp")
+            .events(["milestone-status-change"]),
+        credential::token("token", "literal-secret-token-value").events(["stage-transition"]),
+        credential::basic("basic", "everbright", credential::file("basic-password"))
+            .events(["site-archived"]),
+        credential::aws(
+            "aws",
+            "AKIDLOGTEST",
+            "aws-secret-access-key-logtest",
+            "us-east-1",
+        )
+        .events(["invoice-status-change"]),
+    ]);
+    let toml = support::config(
+        &broker,
+        support::EPHEMERAL_PORTS,
+        format!(
+            "[kafka.properties]\n\"sasl.password\" = {}\n{credentials}",
+            credential::env("LOGTEST_SASL_PASSWORD")
+        ),
     );
     let path = dir.path().join("hookbridge.toml");
     std::fs::write(&path, &toml).unwrap();
-    let env = |name: &str| match name {
-        "LOGTEST_HMAC_SECRET" => Some("env-secret-hmac-value".to_string()),
-        "LOGTEST_SASL_PASSWORD" => Some("env-secret-sasl-password".to_string()),
-        _ => None,
+    let secrets = [
+        ("LOGTEST_HMAC_SECRET", "env-secret-hmac-value"),
+        ("LOGTEST_SASL_PASSWORD", "env-secret-sasl-password"),
+    ];
+    let env = |name: &str| {
+        let found = secrets.iter().find(|(n, _)| *n == name);
+        found.map(|(_, value)| value.to_string())
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookbridge"))
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "trace")
-        .env("LOGTEST_HMAC_SECRET", "env-secret-hmac-value")
-        .env("LOGTEST_SASL_PASSWORD", "env-secret-sasl-password")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let collected = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while get_status(&format!("http://127.0.0.1:{admin}/livez")).await != Some(StatusCode::OK) {
-        assert!(Instant::now() < deadline, "hookbridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut hookbridge = Process::serve_with(&path, "trace", &secrets).await;
 
     let config = Config::parse(&toml, dir.path(), &env).unwrap();
     let body = format!(r#"{{"site":"{}","note":"{BODY_MARKER}"}}"#, support::SITE);
-    let base = format!("http://127.0.0.1:{listen}/everbright");
+    let base = hookbridge.url("/everbright");
     let mut signatures = Vec::new();
     let mut requests = 0;
     for (credential, event) in [
@@ -140,8 +111,8 @@ events = ["invoice-status-change"]
     );
     requests += 2;
 
-    support::terminate(child).await;
-    let logs = collected.join().unwrap();
+    hookbridge.terminate().await;
+    let logs = hookbridge.logs().join("\n");
 
     let forbidden = [
         "env-secret-hmac-value",
@@ -188,13 +159,4 @@ events = ["invoice-status-change"]
             .filter(|l| l["status"] == 200)
             .all(|l| l.get("topic").is_some() && l.get("offset").is_some())
     );
-}
-
-async fn get_status(url: &str) -> Option<StatusCode> {
-    let connect =
-        tokio::net::TcpStream::connect(url.trim_start_matches("http://").split('/').next()?).await;
-    match connect {
-        Ok(_) => Some(get(url).await.status),
-        Err(_) => None,
-    }
 }

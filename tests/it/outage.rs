@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Server, get, post};
+use crate::support::{self, Broker, Endpoints, Server, credential, get, post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_broker_means_503_within_ack_timeout_then_200_after_resume() {
     let broker = Broker::start();
-    let toml = support::config(&broker, "", support::OPEN);
+    let toml = support::config(&broker, "", credential::none("open"));
     let server = Server::start(&toml).await;
     let url = server.url("/everbright/milestone-status-change");
     let body = support::payload(support::SITE);

@@ -6,16 +6,12 @@ use http::StatusCode;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::support::{self, Broker, Server, consume, fixture, post};
+use crate::support::credential::{self, Credential};
+use crate::support::{self, Broker, Endpoints, Server, consume, fixture, post};
 
-const HEADER_CREDENTIAL: &str = r#"
-[[credentials]]
-name = "engine"
-organization = "acme-solar"
-scheme = "header"
-header = "X-Api-Key"
-value = "prod-key"
-"#;
+fn engine() -> Credential {
+    credential::header("engine", "prod-key").set("organization", "acme-solar")
+}
 
 /// Rows of `tests/fixtures/json/README.md`: (slug, file, site, quote, status).
 fn fixture_table() -> Vec<[String; 5]> {
@@ -42,7 +38,7 @@ fn fixture_table() -> Vec<[String; 5]> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_route_publishes_to_its_topic_keyed_by_site() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", HEADER_CREDENTIAL)).await;
+    let server = Server::start(&support::config(&broker, "", engine())).await;
     let table = fixture_table();
     assert_eq!(table.len(), 13);
     for [slug, file, site, _, _] in &table {
@@ -86,7 +82,7 @@ async fn every_event_route_publishes_to_its_topic_keyed_by_site() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_match_the_cloudevents_contract_attribute_for_attribute() {
     let broker = Broker::start();
-    let server = Server::start(&support::config(&broker, "", HEADER_CREDENTIAL)).await;
+    let server = Server::start(&support::config(&broker, "", engine())).await;
     let body = fixture("json/milestone-status-change.json");
     let before = SystemTime::now();
     let answer = post(
@@ -182,19 +178,10 @@ async fn records_match_the_cloudevents_contract_attribute_for_attribute() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_and_test_credentials_land_on_their_own_topics() {
     let broker = Broker::start();
-    let credentials = r#"
-[[credentials]]
-name = "engine"
-scheme = "header"
-header = "X-Api-Key"
-value = "prod-key"
-[[credentials]]
-name = "onboard"
-environment = "test"
-scheme = "header"
-header = "X-Api-Key"
-value = "test-key"
-"#;
+    let credentials = credential::all([
+        credential::header("engine", "prod-key"),
+        credential::header("onboard", "test-key").set("environment", "test"),
+    ]);
     let server = Server::start(&support::config(&broker, "", credentials)).await;
     let url = server.url("/everbright/stage-transition");
     for (key, site) in [
@@ -218,7 +205,7 @@ value = "test-key"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_mode_carries_attributes_as_ce_headers() {
     let broker = Broker::start();
-    let toml = support::config(&broker, "", HEADER_CREDENTIAL).replace(
+    let toml = support::config(&broker, "", engine()).replace(
         "ack_timeout = \"3s\"",
         "ack_timeout = \"3s\"\nenvelope = \"binary\"\ntopic_template = \"bin.{environment}.{event}\"",
     );

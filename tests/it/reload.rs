@@ -5,11 +5,14 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Server, get, post};
+use hookbridge::reload::POLL_INTERVAL;
+
+use crate::support::credential::{self, file};
+use crate::support::{self, Broker, Endpoints, Process, Server, Signal, post};
 
 /// Publishes a new version of a Kubernetes-style secret volume: files in a fresh
 /// directory, then `..data` swapped to it atomically (what the kubelet does).
@@ -28,23 +31,20 @@ fn publish_secret(dir: &Path, version: u32, files: &[(&str, &str)]) {
     std::fs::rename(&tmp, dir.join("..data")).unwrap();
 }
 
-async fn reloads(server: &Server, result: &str) -> u64 {
-    let text = String::from_utf8(get(&server.admin_url("/metrics")).await.body.to_vec()).unwrap();
-    let prefix = format!("hookbridge_config_reloads_total{{result=\"{result}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.parse().unwrap())
+const RELOADS: &str = "hookbridge_config_reloads_total";
+
+async fn reloads(hookbridge: &impl Endpoints, result: &str) -> f64 {
+    hookbridge
+        .metrics()
+        .await
+        .value(RELOADS, &[("result", result)])
 }
 
-async fn wait_for_reloads(server: &Server, result: &str, count: u64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while reloads(server, result).await < count {
-        assert!(
-            Instant::now() < deadline,
-            "no {result} reload #{count} within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_for_reloads(hookbridge: &impl Endpoints, result: &str, count: f64) {
+    let labels = [("result", result)];
+    hookbridge
+        .wait_for_metric(RELOADS, &labels, |n| n >= count)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,13 +57,10 @@ async fn rotating_a_mounted_secret_while_serving_fails_no_request() {
     let toml = support::config(
         &broker,
         "",
-        r#"
-[[credentials]]
-name = "engine"
-scheme = "header"
-header = "X-Api-Key"
-value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
-"#,
+        credential::header(
+            "engine",
+            [file("secrets/current"), file("secrets/previous")],
+        ),
     );
     let path = dir.path().join("hookbridge.toml");
     std::fs::write(&path, &toml).unwrap();
@@ -100,11 +97,11 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
 
     // Step 1: the new key becomes current, the old one stays accepted.
     publish_secret(&secrets, 2, &[("current", "key-b"), ("previous", "key-a")]);
-    wait_for_reloads(&server, "success", 1).await;
+    wait_for_reloads(&server, "success", 1.0).await;
     use_new_key.store(true, Ordering::SeqCst);
     // Step 2: the old key is removed.
     publish_secret(&secrets, 3, &[("current", "key-b"), ("previous", "key-b")]);
-    wait_for_reloads(&server, "success", 2).await;
+    wait_for_reloads(&server, "success", 2.0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
     let failures = sender.await.unwrap();
@@ -139,7 +136,7 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
         toml.replace("scheme = \"header\"", "scheme = \"hedaer\""),
     )
     .unwrap();
-    wait_for_reloads(&server, "failure", 1).await;
+    wait_for_reloads(&server, "failure", 1.0).await;
     let still = post(
         &url,
         &[("x-api-key", "key-b")],
@@ -147,71 +144,34 @@ value = [{ file = "secrets/current" }, { file = "secrets/previous" }]
     )
     .await;
     assert_eq!(still.status, StatusCode::OK);
-    assert_eq!(reloads(&server, "success").await, 2);
+    assert_eq!(reloads(&server, "success").await, 2.0);
     server.stop().await;
 }
 
+/// SIGHUP alone reloads: the file stays unchanged, so the file poll has nothing to
+/// react to and only the signal can move the success counter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_reloads_the_config_file() {
+async fn sighup_reloads_an_unchanged_config_file() {
     let broker = Broker::start();
-    let (listen, admin) = (support::broker::free_port(), support::broker::free_port());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hookbridge.toml");
-    let config = |credentials: &str| {
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{listen}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n[kafka]\nbrokers = \"{}\"\n{credentials}",
-            broker.bootstrap()
-        )
-    };
-    let key = |value: &str| {
-        format!(
-            "[[credentials]]\nname = \"k-{value}\"\nscheme = \"header\"\nheader = \"X-Api-Key\"\nvalue = \"{value}\"\n"
-        )
-    };
-    std::fs::write(&path, config(&key("one"))).unwrap();
-    let mut child = support::spawn_serve(&path);
-    let url = format!("http://127.0.0.1:{listen}/everbright/stage-transition");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(("127.0.0.1", listen))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "hookbridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        post(
-            &url,
-            &[("x-api-key", "two")],
-            support::payload(support::SITE)
-        )
-        .await
-        .status,
-        StatusCode::UNAUTHORIZED
-    );
+    let credentials = credential::header("engine", "key");
+    let toml = support::config(&broker, support::EPHEMERAL_PORTS, credentials);
+    std::fs::write(&path, toml).unwrap();
+    let mut hookbridge = Process::serve(&path).await;
 
-    std::fs::write(&path, config(&format!("{}{}", key("one"), key("two")))).unwrap();
-    support::signal(&child, "-HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let answer = post(
-            &url,
-            &[("x-api-key", "two")],
-            support::payload(support::SITE),
-        )
-        .await;
-        if answer.status == StatusCode::OK {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new credential was not loaded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "SIGHUP must not stop hookbridge"
+    // A full poll interval with the file unchanged: no reload.
+    tokio::time::sleep(POLL_INTERVAL + Duration::from_millis(500)).await;
+    assert_eq!(reloads(&hookbridge, "success").await, 0.0);
+
+    hookbridge.signal(Signal::Hup).await;
+    wait_for_reloads(&hookbridge, "success", 1.0).await;
+    assert_eq!(
+        reloads(&hookbridge, "success").await,
+        1.0,
+        "one reload per SIGHUP"
     );
-    support::terminate(child).await;
+    assert_eq!(reloads(&hookbridge, "failure").await, 0.0);
+    assert!(hookbridge.is_running(), "SIGHUP must not stop hookbridge");
+    hookbridge.terminate().await;
 }

@@ -2,21 +2,21 @@
 //! publishes; a wrong one gives 503 within the ack timeout and an unready /readyz,
 //! never a 2xx, and nothing reaches the topic.
 //!
-//! tansu 0.6.0 cannot authenticate by itself, so `scripts/sasl-broker.sh` puts a
-//! SCRAM/TLS front (scripts/sasl-front.py) before it; librdkafka performs a real SASL
+//! tansu 0.6.0 cannot authenticate by itself, so `support/sasl-broker.sh` puts a
+//! SCRAM/TLS front (`support/sasl-front.py`) before it; librdkafka performs a real SASL
 //! handshake with it.
 
 use http::StatusCode;
 
 use crate::support::broker::sasl_properties;
-use crate::support::{self, Broker, Server, get, post};
+use crate::support::{self, Broker, Endpoints, Server, credential, get, post};
 
 const TOPIC: &str = "everbright.production.site-archived";
 const PATH: &str = "/everbright/site-archived";
 
 /// hookbridge with `kafka_properties` publishes one webhook to `broker`.
 async fn assert_publishes(broker: &Broker, kafka_properties: String) {
-    let rest = kafka_properties + support::OPEN;
+    let rest = format!("{kafka_properties}{}", credential::none("open"));
     let server = Server::start(&support::config(broker, "", &rest)).await;
     let answer = post(&server.url(PATH), &[], support::payload(support::SITE)).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
@@ -50,7 +50,11 @@ async fn scram_sha_512_over_tls_publishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_means_503_within_ack_timeout_and_not_ready() {
     let broker = Broker::start_sasl("it-broker-password");
-    let rest = sasl_properties(None, "SCRAM-SHA-256", "not-the-password") + support::OPEN;
+    let rest = format!(
+        "{}{}",
+        sasl_properties(None, "SCRAM-SHA-256", "not-the-password"),
+        credential::none("open")
+    );
     let server = Server::start(&support::config(&broker, "", &rest)).await;
     for _ in 0..2 {
         support::assert_unavailable_within_ack_timeout(&server.url(PATH)).await;

@@ -8,69 +8,39 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::{Method, StatusCode};
 
-use crate::support::{self, Broker, Server, consume};
+use crate::support::credential::{self, Credential, Value};
+use crate::support::{self, Broker, Endpoints, Server, consume};
 use hookbridge::config::Config;
 use hookbridge::everbright::Event;
 use hookbridge::sender::{self, Draft};
 
-const CREDENTIALS: &str = r#"
-[[credentials]]
-name = "engine-hmac"
-scheme = "hmac-sha256"
-client_id = "everbright-prod"
-client_secret = ["new-hmac-secret", "old-hmac-secret"]
-timestamp_header = "X-Timestamp"
-signature_prefix = "sha256="
-events = ["milestone-status-change"]
+/// The HMAC credential of the rotation checks, accepting `client_secret`.
+fn engine_hmac(client_secret: impl Into<Value>) -> Credential {
+    credential::hmac("engine-hmac", client_secret)
+        .set("client_id", "everbright-prod")
+        .set("timestamp_header", "X-Timestamp")
+        .set("signature_prefix", "sha256=")
+        .events(["milestone-status-change"])
+}
 
-[[credentials]]
-name = "standard"
-scheme = "hmac-sha256"
-preset = "standard-webhooks"
-client_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-events = ["task-comment-created"]
-
-[[credentials]]
-name = "github-style"
-scheme = "hmac-sha256"
-preset = "github"
-client_secret = "gh-secret"
-events = ["invoice-status-change"]
-
-[[credentials]]
-name = "aws"
-scheme = "aws-sigv4"
-access_key_id = "AKIDEXAMPLE"
-secret_access_key = ["wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"]
-region = "us-west-2"
-service = "execute-api"
-events = ["site-archived"]
-
-[[credentials]]
-name = "by-header"
-scheme = "header"
-header = "X-Api-Key"
-value = "hdr"
-events = ["stage-transition"]
-
-[[credentials]]
-name = "by-token"
-scheme = "token"
-value = "tok"
-events = ["proposal-action"]
-
-[[credentials]]
-name = "by-basic"
-scheme = "basic"
-username = "everbright"
-password = "pw"
-events = ["qualification-update"]
-
-[[credentials]]
-name = "open"
-scheme = "none"
-events = ["workflow-status-change"]
-"#;
+/// One credential per scheme and preset, each for its own event.
+fn credentials() -> String {
+    let aws_secret = ["wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"];
+    credential::all([
+        engine_hmac(["new-hmac-secret", "old-hmac-secret"]),
+        credential::hmac("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .set("preset", "standard-webhooks")
+            .events(["task-comment-created"]),
+        credential::hmac("github-style", "gh-secret")
+            .set("preset", "github")
+            .events(["invoice-status-change"]),
+        credential::aws("aws", "AKIDEXAMPLE", aws_secret, "us-west-2").events(["site-archived"]),
+        credential::header("by-header", "hdr").events(["stage-transition"]),
+        credential::token("by-token", "tok").events(["proposal-action"]),
+        credential::basic("by-basic", "everbright", "pw").events(["qualification-update"]),
+        credential::none("open").events(["workflow-status-change"]),
+    ])
+}
 
 fn build(
     config: &Config,
@@ -95,7 +65,7 @@ fn build(
 async fn hookbridge_send_is_accepted_for_every_scheme() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
-    let toml = support::config(&broker, "", CREDENTIALS);
+    let toml = support::config(&broker, "", credentials());
     let path = dir.path().join("hookbridge.toml");
     std::fs::write(&path, &toml).unwrap();
     let body = dir.path().join("body.json");
@@ -153,7 +123,7 @@ async fn hookbridge_send_is_accepted_for_every_scheme() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampering_stale_dates_replays_and_rotation() {
     let broker = Broker::start();
-    let toml = support::config(&broker, "", CREDENTIALS);
+    let toml = support::config(&broker, "", credentials());
     let server = Server::start(&toml).await;
     let config = Config::parse(&toml, Path::new("."), &|_| None).unwrap();
     let body = support::payload(support::SITE);
@@ -236,16 +206,13 @@ async fn tampering_stale_dates_replays_and_rotation() {
     // signed with a retired secret is not.
     let url = server.url("/everbright/milestone-status-change");
     for (secret, want) in [
-        ("\"old-hmac-secret\"", StatusCode::OK),
-        ("\"new-hmac-secret\"", StatusCode::OK),
-        ("\"retired\"", StatusCode::UNAUTHORIZED),
+        ("old-hmac-secret", StatusCode::OK),
+        ("new-hmac-secret", StatusCode::OK),
+        ("retired", StatusCode::UNAUTHORIZED),
     ] {
-        let signer_toml = toml.replace(r#"["new-hmac-secret", "old-hmac-secret"]"#, secret);
+        let signer_toml = support::config(&broker, "", engine_hmac(secret));
         let signer = Config::parse(&signer_toml, Path::new("."), &|_| None).unwrap();
-        let body = body.replace(
-            "APPROVED",
-            &format!("ROTATION-{}", secret.trim_matches('"')),
-        );
+        let body = body.replace("APPROVED", &format!("ROTATION-{secret}"));
         let answer = support::deliver(
             &build(
                 &signer,
@@ -262,19 +229,11 @@ async fn tampering_stale_dates_replays_and_rotation() {
     }
     let records = consume(&broker, "everbright.production.milestone-status-change", 3).await;
     assert_eq!(records.len(), 3, "genuine + old + new secret");
-    let metrics = String::from_utf8(
-        support::get(&server.admin_url("/metrics"))
-            .await
-            .body
-            .to_vec(),
-    )
-    .unwrap();
-    assert!(
-        metrics.contains(r#"hookbridge_replays_total{credential="aws"} 1"#),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains(r#"hookbridge_auth_failures_total{reason="timestamp-out-of-range"} 3"#)
-    );
+    let metrics = server.metrics().await;
+    let replays = metrics.value("hookbridge_replays_total", &[("credential", "aws")]);
+    assert_eq!(replays, 1.0);
+    let out_of_range = [("reason", "timestamp-out-of-range")];
+    let failures = metrics.value("hookbridge_auth_failures_total", &out_of_range);
+    assert_eq!(failures, 3.0);
     server.stop().await;
 }

@@ -1,11 +1,13 @@
-//! A real Kafka-protocol broker (tansu) per test, on a free loopback port.
+//! A real Kafka-protocol broker (tansu) per test, on a free loopback port (another
+//! one if that port is taken before tansu binds it).
 //!
 //! tansu is found through `TANSU_BIN`, then the project-local `.tools/` install made
 //! by `scripts/install-tools.sh`, then `PATH`. If it cannot be found or does not start,
 //! the test fails: integration tests are never skipped.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ pub struct Broker {
     /// librdkafka properties a client needs besides `bootstrap.servers` (SASL and TLS
     /// settings; empty for `Broker::start()`).
     client: Vec<(&'static str, String)>,
+    /// tansu's log, for [`Broker::start`]'s failure messages (removed after the broker).
+    _logs: Option<tempfile::TempDir>,
 }
 
 fn tansu_path() -> PathBuf {
@@ -42,22 +46,47 @@ fn tansu_path() -> PathBuf {
 }
 
 /// A port that was free a moment ago.
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free loopback port")
 }
 
+/// How many ports [`Broker::start`] tries: another test may take a free port between
+/// the moment it is chosen and tansu binding it.
+const PORT_ATTEMPTS: usize = 5;
+
+/// How long tansu may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why one start attempt did not give a broker.
+enum Attempt {
+    /// Another process took the port first: worth another try on another port.
+    PortTaken,
+}
+
 impl Broker {
-    /// Starts a broker and waits until it accepts connections.
+    /// Starts a broker and waits until it listens, on another port if the first one
+    /// was taken meanwhile. Fails the test if tansu cannot be started.
     pub fn start() -> Broker {
         let tansu = tansu_path();
-        let port = free_port();
+        for _ in 0..PORT_ATTEMPTS {
+            match Broker::start_on(&tansu, free_port()) {
+                Ok(broker) => return broker,
+                Err(Attempt::PortTaken) => continue,
+            }
+        }
+        panic!("tansu found its port taken {PORT_ATTEMPTS} times in a row");
+    }
+
+    fn start_on(tansu: &Path, port: u16) -> Result<Broker, Attempt> {
         let url = format!("tcp://127.0.0.1:{port}");
+        let logs = tempfile::tempdir().expect("a folder for tansu's log");
+        let log = logs.path().join("tansu.log");
         // The shell prints tansu's pid, then waits for its stdin to close (test end or
         // test process death) and kills tansu.
-        let script = r#""$0" broker --listener-url "$1" --advertised-listener-url "$1" --storage-engine memory://tansu/ >/dev/null 2>&1 &
+        let script = r#""$0" broker --listener-url "$1" --advertised-listener-url "$1" --storage-engine memory://tansu/ >"$2" 2>&1 &
 child=$!
 echo "$child"
 cat >/dev/null
@@ -66,8 +95,9 @@ kill -CONT "$child" 2>/dev/null
 wait "$child" 2>/dev/null"#;
         let mut guard = Command::new("sh")
             .args(["-c", script])
-            .arg(&tansu)
+            .arg(tansu)
             .arg(&url)
+            .arg(&log)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -85,16 +115,32 @@ wait "$child" 2>/dev/null"#;
             pid,
             port,
             client: Vec::new(),
+            _logs: Some(logs),
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // Whether tansu runs, before reading its log: when it has exited, the log
+            // holds all it wrote.
+            let alive = is_alive(pid);
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            // tansu 0.6.0 logs a failed bind, and may then hang rather than exit.
+            if output.contains("AddrInUse") {
+                return Err(Attempt::PortTaken);
+            }
+            // Listening on the port is not enough: another process may hold it.
+            if listens(pid, port) {
+                return Ok(broker);
+            }
+            assert!(
+                alive,
+                "tansu exited before listening on {port}; its log:\n{output}"
+            );
             assert!(
                 Instant::now() < deadline,
-                "tansu did not listen on {port} within 15 s"
+                "tansu did not listen on {port} within {START_TIMEOUT:?}; its log:\n{output}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        broker
     }
 
     /// `host:port` for `kafka.brokers`.
@@ -130,7 +176,8 @@ impl Broker {
     }
 
     fn start_secure(password: &str, tls_dir: Option<&Path>) -> Broker {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/sasl-broker.sh");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/sasl-broker.sh");
         let mut command = Command::new("bash");
         command
             .arg(&script)
@@ -193,6 +240,7 @@ impl Broker {
             pid: pid.expect("PID line"),
             port: port.expect("PORT line"),
             client,
+            _logs: None,
         }
     }
 
@@ -225,6 +273,39 @@ pub fn sasl_properties(ca: Option<&Path>, mechanism: &str, password: &str) -> St
         ));
     }
     properties
+}
+
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (IPv4): its
+/// socket inodes, from `/proc/<pid>/fd`, against the LISTEN entries of `/proc/net/tcp`.
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let sockets: HashSet<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_string())
+        })
+        .collect();
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!("0100007F:{port:04X}");
+    const LISTEN: &str = "0A";
+    table.lines().skip(1).any(|row| {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+        fields.len() > 9 && fields[1] == local && fields[3] == LISTEN && sockets.contains(fields[9])
+    })
+}
+
+/// Whether process `pid` still runs (exists and is not a zombie).
+fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) state …": the state follows the last ')'.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -1,9 +1,14 @@
-//! Shared pieces of the integration tests: a broker, hookbridge on real sockets, an
-//! HTTP client and a Kafka consumer.
+//! Shared pieces of the integration tests: a broker, hookbridge on real sockets (in
+//! this process or as the binary), an HTTP client, a metrics reader, credentials and a
+//! Kafka consumer.
 
 pub mod broker;
 pub mod consumer;
+pub mod credential;
+pub mod metrics;
+pub mod process;
 
+use std::fmt::Display;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -19,16 +24,18 @@ use tokio::task::JoinHandle;
 
 pub use broker::Broker;
 pub use consumer::Consumed;
-
-/// A `none` credential for every event, for tests about something else than auth.
-pub const OPEN: &str = "[[credentials]]\nname = \"open\"\nscheme = \"none\"\n";
+pub use process::{Process, Signal};
 
 /// A site UUID used where the payload does not matter.
 pub const SITE: &str = "5f0c7f1e-8d2a-4b7e-9c3d-2a1b0c9d8e7f";
 
+/// `[server]` keys that let the binary bind any free ports; [`Process`] reads the bound
+/// addresses from its log.
+pub const EPHEMERAL_PORTS: &str = "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"";
+
 /// A config with the given broker and extra TOML (credentials, overrides) appended.
 /// Timeouts are short so failure paths finish quickly.
-pub fn config(broker: &Broker, server_extra: &str, rest: &str) -> String {
+pub fn config(broker: &Broker, server_extra: &str, rest: impl Display) -> String {
     format!(
         r#"
 [server]
@@ -47,10 +54,57 @@ ack_timeout = "3s"
     )
 }
 
+/// A running hookbridge, in this process ([`Server`]) or as a child ([`Process`]).
+pub trait Endpoints {
+    /// The webhook listener's bound address.
+    fn webhook(&self) -> SocketAddr;
+
+    /// The admin listener's bound address.
+    fn admin(&self) -> SocketAddr;
+
+    /// `http://…{path}` on the webhook listener.
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.webhook())
+    }
+
+    /// `http://…{path}` on the admin listener.
+    fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin())
+    }
+
+    /// Waits until `/readyz` answers 200 (the producer reached the broker).
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if get(&self.admin_url("/readyz")).await.status == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("hookbridge did not become ready within 10 s");
+    }
+
+    /// One scrape of `/metrics`.
+    async fn metrics(&self) -> metrics::Scrape {
+        metrics::scrape(&self.admin_url("/metrics")).await
+    }
+
+    /// Waits (up to 15 s) until sample `name{labels}` exists and `done` holds for its
+    /// value; returns the value.
+    async fn wait_for_metric(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        done: impl Fn(f64) -> bool,
+    ) -> f64 {
+        let url = self.admin_url("/metrics");
+        metrics::wait_for(&url, name, labels, Duration::from_secs(15), done).await
+    }
+}
+
 /// hookbridge running in this process on loopback ports.
 pub struct Server {
-    pub webhook: SocketAddr,
-    pub admin: SocketAddr,
+    webhook: SocketAddr,
+    admin: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), hookbridge::Error>>,
 }
@@ -95,31 +149,20 @@ impl Server {
         Server::start_in(toml, Path::new(".")).await
     }
 
-    /// `http://…{path}` on the webhook listener.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.webhook)
-    }
-
-    /// `http://…{path}` on the admin listener.
-    pub fn admin_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.admin)
-    }
-
-    /// Waits until `/readyz` answers 200 (the producer reached the broker).
-    pub async fn wait_ready(&self) {
-        for _ in 0..100 {
-            if get(&self.admin_url("/readyz")).await.status == StatusCode::OK {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("hookbridge did not become ready within 10 s");
-    }
-
     /// Triggers shutdown and waits for `run` to return.
     pub async fn stop(mut self) {
         let _ = self.stop.take().map(|s| s.send(()));
         self.task.await.unwrap().unwrap();
+    }
+}
+
+impl Endpoints for Server {
+    fn webhook(&self) -> SocketAddr {
+        self.webhook
+    }
+
+    fn admin(&self) -> SocketAddr {
+        self.admin
     }
 }
 
@@ -215,27 +258,6 @@ pub fn payload(site: &str) -> String {
     format!(r#"{{"site":"{site}","status":"APPROVED"}}"#)
 }
 
-/// Starts the `hookbridge serve` binary with `config` (logs discarded).
-pub fn spawn_serve(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hookbridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("cannot start the hookbridge binary")
-}
-
-/// Sends `signal` (e.g. `-TERM`) to `child`.
-pub fn signal(child: &std::process::Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill {signal} failed");
-}
-
 /// Sends a request built by `hookbridge::sender`, with `body` in place of the signed
 /// body when given (to tamper with it).
 pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> Answer {
@@ -250,16 +272,6 @@ pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> An
         .collect();
     let body = body.map_or(o.body.clone(), |b| Bytes::from(b.to_string()));
     send(o.method.clone(), &o.url.to_string(), &headers, body).await
-}
-
-/// Stops `child` with SIGTERM and asserts that it exits 0.
-pub async fn terminate(mut child: std::process::Child) {
-    signal(&child, "-TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "hookbridge did not stop cleanly");
 }
 
 /// Posts a payload to `url` and asserts the broker-outage answer: 503 with

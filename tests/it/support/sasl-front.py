@@ -17,9 +17,10 @@ Failures are answered as Apache Kafka does: SaslAuthenticate error 58
 (SASL_AUTHENTICATION_FAILED, "Authentication failed during authentication due to
 invalid credentials with SASL mechanism ..."), then the connection is closed.
 
-Only the Python standard library is used. The password comes from an environment
-variable (never argv). When listening, the front prints `READY <port>` on stdout;
-it exits with status 3 if its port is taken.
+Only the Python standard library is used. The password of the one user, `hookbridge`
+(support::broker::SASL_USER), comes from $KAFKA_SASL_PASSWORD (never argv). When
+listening, the front prints `READY <port>` on stdout; it exits with status 3 if its
+port is taken. Started by sasl-broker.sh beside it.
 Test infrastructure only: one user, loopback, no ACLs.
 """
 
@@ -46,6 +47,10 @@ ERR_UNSUPPORTED_SASL_MECHANISM = 33
 ERR_SASL_AUTHENTICATION_FAILED = 58
 HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
 MAX_FRAME = 100 * 1024 * 1024
+HOST = "127.0.0.1"
+USER = "hookbridge"
+PASSWORD_ENV = "KAFKA_SASL_PASSWORD"
+ITERATIONS = 4096
 
 
 def log(message):
@@ -248,7 +253,7 @@ class Front:
     def __init__(self, args, users):
         self.args = args
         self.users = users
-        self.mechanisms = [m for m in args.mechanisms.split(",") if m]
+        self.mechanisms = list(HASHES)
 
     async def authenticate(self, peer, reader, writer, up_reader, up_writer):
         """Runs the pre-authentication part of a connection. True once authenticated."""
@@ -312,16 +317,13 @@ class Front:
     async def handle(self, reader, writer):
         peer = "{}:{}".format(*writer.get_extra_info("peername")[:2])
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.args.upstream_host, self.args.upstream_port)
+            up_reader, up_writer = await asyncio.open_connection(HOST, self.args.upstream_port)
         except OSError as err:
             log(f"{peer}: upstream unreachable: {err}")
             writer.close()
             return
         try:
-            if self.args.no_sasl:
-                ok = True
-            else:
-                ok = await self.authenticate(peer, reader, writer, up_reader, up_writer)
+            ok = await self.authenticate(peer, reader, writer, up_reader, up_writer)
         except asyncio.IncompleteReadError as err:
             if err.partial:
                 log(f"{peer}: connection closed mid-frame before authenticating")
@@ -339,28 +341,19 @@ class Front:
 
 async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--listen-host", default="127.0.0.1")
     parser.add_argument("--listen-port", type=int, required=True)
-    parser.add_argument("--upstream-host", default="127.0.0.1")
     parser.add_argument("--upstream-port", type=int, required=True)
-    parser.add_argument("--user", default="hookbridge")
-    parser.add_argument("--password-env", default="KAFKA_SASL_PASSWORD")
-    parser.add_argument("--mechanisms", default="SCRAM-SHA-256,SCRAM-SHA-512")
-    parser.add_argument("--iterations", type=int, default=4096)
-    parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (SSL / SASL_SSL)")
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (SASL_SSL)")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    parser.add_argument("--no-sasl", action="store_true", help="TLS only (security.protocol=SSL)")
     args = parser.parse_args()
 
-    users = {}
-    if not args.no_sasl:
-        password = os.environ.get(args.password_env)
-        if not password:
-            parser.error(f"${args.password_env} is empty or unset")
-        for mechanism in args.mechanisms.split(","):
-            if mechanism not in HASHES:
-                parser.error(f"unsupported mechanism {mechanism} (SCRAM-SHA-256, SCRAM-SHA-512)")
-            users[(args.user, mechanism)] = Credential(HASHES[mechanism], password, args.iterations)
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        parser.error(f"${PASSWORD_ENV} is empty or unset")
+    users = {
+        (USER, mechanism): Credential(hash_name, password, ITERATIONS)
+        for mechanism, hash_name in HASHES.items()
+    }
 
     context = None
     if args.tls_cert or args.tls_key:
@@ -368,20 +361,18 @@ async def main():
             parser.error("--tls-cert and --tls-key go together")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-    elif args.no_sasl:
-        parser.error("--no-sasl without TLS would be a plain pass-through")
 
     front = Front(args, users)
     try:
-        server = await asyncio.start_server(front.handle, args.listen_host, args.listen_port, ssl=context)
+        server = await asyncio.start_server(front.handle, HOST, args.listen_port, ssl=context)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             log(f"port {args.listen_port} is taken")
             sys.exit(3)  # sasl-broker.sh retries with other ports
         raise
     port = server.sockets[0].getsockname()[1]
-    mode = ("SSL" if args.no_sasl else "SASL_SSL") if context else "SASL_PLAINTEXT"
-    log(f"{mode} on {args.listen_host}:{port} -> {args.upstream_host}:{args.upstream_port}")
+    mode = "SASL_SSL" if context else "SASL_PLAINTEXT"
+    log(f"{mode} on {HOST}:{port} -> {HOST}:{args.upstream_port}")
     print(f"READY {port}", flush=True)
     async with server:
         await server.serve_forever()
