@@ -1,8 +1,9 @@
 //! The admin listener: `GET /metrics`, `/livez`, `/readyz`.
 //!
 //! Liveness only says the process answers. Readiness says it is worth sending
-//! webhooks here: the broker answered a metadata request within [`READY_WITHIN`] and
-//! the service is not draining.
+//! webhooks here: the service is not draining, the broker answered a metadata request
+//! within [`READY_WITHIN`](crate::publish::READY_WITHIN), and records are being
+//! acknowledged (see [`Readiness`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,9 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::app::State;
 use crate::listener::{self, Connection, Limits};
-
-/// How recent the broker's last answer must be for `/readyz` to pass.
-pub const READY_WITHIN: Duration = Duration::from_secs(10);
+use crate::publish::Readiness;
 
 /// Answers one admin request.
 pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> {
@@ -46,15 +45,18 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> 
         }
         "/livez" => text(StatusCode::OK, "ok\n"),
         "/readyz" => {
-            let broker_ok = state
-                .app()
-                .publisher
-                .last_contact()
-                .is_some_and(|t| t.elapsed() < READY_WITHIN);
-            match (state.is_draining(), broker_ok) {
-                (false, true) => text(StatusCode::OK, "ready\n"),
-                (true, _) => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
-                (false, false) => text(StatusCode::SERVICE_UNAVAILABLE, "broker not reachable\n"),
+            if state.is_draining() {
+                return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+            }
+            match state.app().publisher.readiness() {
+                Readiness::Ready => text(StatusCode::OK, "ready\n"),
+                Readiness::BrokerUnreachable => {
+                    text(StatusCode::SERVICE_UNAVAILABLE, "broker not reachable\n")
+                }
+                Readiness::NotAcknowledging => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "records not acknowledged\n",
+                ),
             }
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),

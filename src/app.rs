@@ -195,11 +195,10 @@ impl State {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::time::Instant;
 
     use super::*;
     use crate::auth::Failure;
-    use crate::publish::{PublishError, Publishing, Record};
+    use crate::publish::{PublishError, Publishing, Readiness, Record};
 
     struct Unused;
 
@@ -207,8 +206,8 @@ mod tests {
         fn publish(&self, _record: Record) -> Publishing<'_> {
             Box::pin(async { Err(PublishError::Closed) })
         }
-        fn last_contact(&self) -> Option<Instant> {
-            None
+        fn readiness(&self) -> Readiness {
+            Readiness::BrokerUnreachable
         }
         fn flush(&self, _timeout: Duration) {}
     }

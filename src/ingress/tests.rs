@@ -4,7 +4,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ALLOW, RETRY_AFTER};
@@ -18,7 +18,7 @@ use super::handle;
 use crate::app::{App, State};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::publish::{Delivery, Publish, PublishError, Publishing, Record};
+use crate::publish::{Delivery, Publish, PublishError, Publishing, Readiness, Record};
 
 const SITE: &str = "157802b4-99aa-4437-b250-934df337766a";
 
@@ -76,8 +76,8 @@ impl Publish for FakePublisher {
         })
     }
 
-    fn last_contact(&self) -> Option<Instant> {
-        Some(Instant::now())
+    fn readiness(&self) -> Readiness {
+        Readiness::Ready
     }
 
     fn flush(&self, _timeout: Duration) {}

@@ -4,8 +4,14 @@
 //! record is lost or duplicated by producer retries), and `message.timeout.ms` equal to
 //! `kafka.ack_timeout`, so librdkafka gives up on a record when the sender is told 503
 //! rather than delivering it long after. Enqueueing never waits: a full queue is an
-//! immediate 503. A background probe asks the broker for metadata every
-//! [`PROBE_INTERVAL`], which is what `/readyz` reports on.
+//! immediate 503.
+//!
+//! A supervising task asks the broker for metadata every [`PROBE_INTERVAL`] and, with
+//! what the records' outcomes told [`Health`], replaces the producer by a fresh one (a
+//! new producer id) when the broker fenced it, librdkafka reports a fatal error, or
+//! records keep failing while the broker answers — what a broker that restarted
+//! without its state looks like. Nothing acknowledged is lost by a replacement: only
+//! records that were never acked were in the old producer, and their senders got 503.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,12 +25,14 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Statistics};
 use tokio::task::JoinHandle;
 
+use super::health::{Health, Readiness, Replace};
 use super::{Delivery, ErrorKind, Publish, PublishError, Publishing, Record, stats};
 use crate::config::{Kafka, PropertyValue};
 use crate::metrics::Metrics;
 
-/// How often the broker is asked for metadata, for readiness.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the broker is asked for metadata, for readiness and to tell a stuck
+/// producer from an unreachable broker.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long one metadata probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,10 +46,12 @@ const DEFAULT_STATISTICS_INTERVAL_MS: &str = "15000";
 /// `scripts/load.sh` (records queued while a request is in flight still batch).
 const DEFAULT_LINGER_MS: &str = "1";
 
-/// The librdkafka client callbacks: logs, errors and statistics go to tracing and
-/// metrics.
+/// The librdkafka client callbacks of one producer: logs, errors and statistics go to
+/// tracing and metrics; a fencing goes to [`Health`].
 pub struct Context {
     metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    generation: u64,
     tx_errors: Mutex<HashMap<String, u64>>,
 }
 
@@ -67,32 +77,44 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let kind = kind_of(&error).as_str();
-        self.metrics.kafka_errors.with_label_values(&[kind]).inc();
+        let kind = kind_of(&error);
+        self.metrics
+            .kafka_errors
+            .with_label_values(&[kind.as_str()])
+            .inc();
+        if kind == ErrorKind::Fenced {
+            self.health.failed(self.generation, kind, Instant::now());
+        }
         // librdkafka's own log line (see `log`) already reports it at error level.
-        tracing::debug!(kind, error = %error, "kafka client error: {reason}");
+        tracing::debug!(kind = kind.as_str(), error = %error, "kafka client error: {reason}");
     }
 }
 
-/// Publishes to Kafka with rdkafka's `FutureProducer`.
-///
-/// librdkafka puts an idempotent producer into a *fatal* state when the broker fences
-/// it (for example after an epoch bump the broker does not support); every later
-/// record then fails. So when a publication fails and the producer reports a fatal
-/// error, it is replaced by a fresh one (a new producer id) and the sender gets a 503
-/// to retry. Nothing acknowledged is lost: only records that were never acked were in
-/// the old producer.
-pub struct KafkaPublisher {
-    current: Arc<ArcSwap<FutureProducer<Context>>>,
+/// One producer and the generation [`Health`] knows it by.
+struct Current {
+    producer: FutureProducer<Context>,
+    generation: u64,
+}
+
+/// What the publisher and its supervising task share.
+struct Shared {
+    current: ArcSwap<Current>,
     config: ClientConfig,
     metrics: Arc<Metrics>,
-    replacing: Mutex<()>,
-    contact: Arc<Mutex<Option<Instant>>>,
-    probe: JoinHandle<()>,
+    health: Arc<Health>,
+    /// A request that stopped waiting after this long counts as an ack timeout.
+    patience: Duration,
+}
+
+/// Publishes to Kafka with rdkafka's `FutureProducer`, replacing it when it cannot
+/// get records acknowledged (see the module documentation).
+pub struct KafkaPublisher {
+    shared: Arc<Shared>,
+    supervisor: JoinHandle<()>,
 }
 
 impl KafkaPublisher {
-    /// Creates the producer and starts the readiness probe, which asks for the
+    /// Creates the producer and starts the supervising task, which probes the
     /// metadata of `probe_topic`. Must be called within a Tokio runtime.
     pub fn new(
         kafka: &Kafka,
@@ -100,47 +122,82 @@ impl KafkaPublisher {
         probe_topic: String,
     ) -> Result<Self, KafkaError> {
         let config = client_config(kafka);
-        let producer = create(&config, &metrics)?;
-        let current = Arc::new(ArcSwap::from_pointee(producer));
-        let contact = Arc::new(Mutex::new(None));
-        let probe = tokio::spawn(probe(current.clone(), probe_topic, contact.clone()));
-        Ok(KafkaPublisher {
-            current,
+        let health = Arc::new(Health::default());
+        let producer = create(&config, &metrics, &health, health.generation())?;
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(Current {
+                producer,
+                generation: health.generation(),
+            }),
             config,
             metrics,
-            replacing: Mutex::new(()),
-            contact,
-            probe,
-        })
+            health,
+            // The pipeline stops waiting at `ack_timeout`, measured from a moment
+            // before this publisher's own clock starts.
+            patience: kafka.ack_timeout.mul_f64(0.9),
+        });
+        let supervisor = tokio::spawn(supervise(shared.clone(), probe_topic));
+        Ok(KafkaPublisher { shared, supervisor })
     }
+}
 
-    /// Replaces `failed` with a fresh producer if it is still the current one and was
-    /// fenced by the broker or is in librdkafka's fatal state.
-    fn replace_if_fenced(&self, failed: &Arc<FutureProducer<Context>>, error: &PublishError) {
-        let fatal = failed.client().fatal_error();
-        if fatal.is_none() && *error != PublishError::Fenced {
-            return;
-        }
-        let _one_at_a_time = self.replacing.lock().unwrap_or_else(|p| p.into_inner());
-        if !Arc::ptr_eq(&self.current.load(), failed) {
-            return;
-        }
-        match create(&self.config, &self.metrics) {
-            Ok(fresh) => {
-                let old = self.current.swap(Arc::new(fresh));
+impl Shared {
+    /// Swaps in a fresh producer. Only the supervising task calls it.
+    fn replace(&self, why: Replace, detail: &str) {
+        let generation = self.health.generation() + 1;
+        match create(&self.config, &self.metrics, &self.health, generation) {
+            Ok(producer) => {
+                let fresh = self.health.replaced();
+                debug_assert_eq!(fresh, generation, "one task replaces producers");
+                let old = self.current.swap(Arc::new(Current {
+                    producer,
+                    generation,
+                }));
                 self.metrics
                     .kafka_errors
                     .with_label_values(&[ErrorKind::ProducerReset.as_str()])
                     .inc();
-                let reason = fatal.map_or_else(|| error.to_string(), |(_, reason)| reason);
                 tracing::warn!(
-                    reason,
-                    "kafka producer was fenced or failed fatally; replaced it"
+                    reason = why.as_str(),
+                    detail,
+                    generation,
+                    "replaced the kafka producer with a fresh one"
                 );
-                // Dropping a producer purges and waits up to 500 ms: not on async threads.
+                // Dropping a producer purges its queue (its waiting senders get 503)
+                // and blocks up to 500 ms: not on async threads.
                 tokio::task::spawn_blocking(move || drop(old));
             }
-            Err(e) => tracing::error!(error = %e, "cannot replace the failed kafka producer"),
+            Err(e) => tracing::error!(error = %e, "cannot replace the failing kafka producer"),
+        }
+    }
+}
+
+/// Probes the broker every [`PROBE_INTERVAL`] and replaces the producer when
+/// [`Health`] or librdkafka says it must go; a fencing cuts the wait short.
+async fn supervise(shared: Arc<Shared>, topic: String) {
+    loop {
+        let current = shared.current.load_full();
+        let t = topic.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            current
+                .producer
+                .client()
+                .fetch_metadata(Some(&t), PROBE_TIMEOUT)
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        let now = Instant::now();
+        shared.health.probed(answered, now);
+        let fatal = shared.current.load().producer.client().fatal_error();
+        if let Some((_, reason)) = fatal {
+            shared.replace(Replace::Fenced, &reason);
+        } else if let Some(why) = shared.health.verdict(now) {
+            shared.replace(why, "");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PROBE_INTERVAL) => {}
+            () = shared.health.fenced() => {}
         }
     }
 }
@@ -148,9 +205,13 @@ impl KafkaPublisher {
 fn create(
     config: &ClientConfig,
     metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+    generation: u64,
 ) -> Result<FutureProducer<Context>, KafkaError> {
     config.create_with_context(Context {
         metrics: metrics.clone(),
+        health: health.clone(),
+        generation,
         tx_errors: Mutex::new(HashMap::new()),
     })
 }
@@ -178,41 +239,54 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     config
 }
 
-async fn probe(
-    current: Arc<ArcSwap<FutureProducer<Context>>>,
-    topic: String,
-    contact: Arc<Mutex<Option<Instant>>>,
-) {
-    loop {
-        let p = current.load_full();
-        let t = topic.clone();
-        let answered = tokio::task::spawn_blocking(move || {
-            p.client().fetch_metadata(Some(&t), PROBE_TIMEOUT).is_ok()
-        })
-        .await
-        .unwrap_or(false);
-        if answered {
-            *contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        }
-        tokio::time::sleep(PROBE_INTERVAL).await;
-    }
-}
-
 /// How long a publisher that is being replaced (after a config reload changed
 /// `[kafka]`) may take to deliver what is still queued.
 const FLUSH_ON_DROP: Duration = Duration::from_secs(5);
 
 impl Drop for KafkaPublisher {
     fn drop(&mut self) {
-        self.probe.abort();
+        self.supervisor.abort();
         // Dropping a librdkafka producer blocks (purge, then up to 500 ms): hand the
         // last reference to a blocking thread, which flushes first.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let current = self.current.clone();
+            let shared = self.shared.clone();
             runtime.spawn_blocking(move || {
-                let _ = current.load().flush(FLUSH_ON_DROP);
-                drop(current);
+                let _ = shared.current.load().producer.flush(FLUSH_ON_DROP);
+                drop(shared);
             });
+        }
+    }
+}
+
+/// Tells [`Health`] how one record fared, including when the request stopped waiting
+/// for it (dropped this guard) before the broker answered.
+struct Outcome {
+    health: Arc<Health>,
+    generation: u64,
+    since: Instant,
+    patience: Duration,
+    settled: bool,
+}
+
+impl Outcome {
+    fn settle(&mut self, result: &Result<Delivery, PublishError>) {
+        self.settled = true;
+        match result {
+            Ok(_) => self.health.acked(),
+            Err(e) => self
+                .health
+                .failed(self.generation, e.error_kind(), Instant::now()),
+        }
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        // A request gives up at `kafka.ack_timeout`; one dropped earlier (its client
+        // hung up) says nothing about the broker.
+        if !self.settled && self.since.elapsed() >= self.patience {
+            self.health
+                .failed(self.generation, ErrorKind::AckTimeout, Instant::now());
         }
     }
 }
@@ -233,10 +307,21 @@ impl Publish for KafkaPublisher {
         if let Some(key) = &record.key {
             future_record = future_record.key(key);
         }
-        let producer = self.current.load_full();
-        let sent = producer
+        let current = self.shared.current.load();
+        let mut outcome = Outcome {
+            health: self.shared.health.clone(),
+            generation: current.generation,
+            since: Instant::now(),
+            patience: self.shared.patience,
+            settled: false,
+        };
+        // The future does not hold the producer: a replaced one is dropped by the
+        // supervisor, which purges what it still queued (those requests get 503).
+        let sent = current
+            .producer
             .send_result(future_record)
             .map_err(|(e, _)| classify(&e));
+        drop(current);
         Box::pin(async move {
             let result = match sent {
                 Ok(delivery) => match delivery.await {
@@ -249,19 +334,17 @@ impl Publish for KafkaPublisher {
                 },
                 Err(e) => Err(e),
             };
-            if let Err(e) = &result {
-                self.replace_if_fenced(&producer, e);
-            }
+            outcome.settle(&result);
             result
         })
     }
 
-    fn last_contact(&self) -> Option<Instant> {
-        *self.contact.lock().unwrap_or_else(|p| p.into_inner())
+    fn readiness(&self) -> Readiness {
+        self.shared.health.readiness(Instant::now())
     }
 
     fn flush(&self, timeout: Duration) {
-        if let Err(e) = self.current.load().flush(timeout) {
+        if let Err(e) = self.shared.current.load().producer.flush(timeout) {
             tracing::warn!(error = %e, "kafka flush did not complete");
         }
     }

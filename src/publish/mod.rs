@@ -5,14 +5,17 @@
 //! real implementation is [`kafka::KafkaPublisher`]; handler tests use a fake. The
 //! pipeline, not the publisher, bounds the wait (`kafka.ack_timeout`).
 
+mod health;
 pub mod kafka;
 mod stats;
+
+pub use health::{READY_WITHIN, Readiness, STUCK_AFTER};
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// A record for a topic.
 #[derive(Debug, Clone)]
@@ -191,8 +194,8 @@ pub trait Publish: Send + Sync + 'static {
     /// Enqueueing never blocks: a full queue is an immediate `QueueFull`.
     fn publish(&self, record: Record) -> Publishing<'_>;
 
-    /// When the broker last answered a metadata request, for readiness.
-    fn last_contact(&self) -> Option<Instant>;
+    /// Whether records get acknowledged, for `/readyz`.
+    fn readiness(&self) -> Readiness;
 
     /// Waits up to `timeout` for queued records to be acknowledged. Blocking: call it
     /// off the async worker threads.

@@ -18,6 +18,8 @@ pub struct Broker {
     guard: Child,
     pid: u32,
     port: u16,
+    /// The port clients are told to use, when not `port`.
+    advertised: Option<u16>,
     /// librdkafka properties a client needs besides `bootstrap.servers` (SASL and TLS
     /// settings; empty for `Broker::start()`).
     client: Vec<(&'static str, String)>,
@@ -70,9 +72,15 @@ impl Broker {
     /// Starts a broker and waits until it listens, on another port if the first one
     /// was taken meanwhile. Fails the test if tansu cannot be started.
     pub fn start() -> Broker {
+        Broker::start_advertising(None)
+    }
+
+    /// Same, telling clients to connect to `advertised` (a port on 127.0.0.1, e.g. a
+    /// proxy's) instead of the broker's own port.
+    pub fn start_advertising(advertised: Option<u16>) -> Broker {
         let tansu = tansu_path();
         for _ in 0..PORT_ATTEMPTS {
-            match Broker::start_on(&tansu, free_port()) {
+            match Broker::start_on(&tansu, free_port(), advertised) {
                 Ok(broker) => return broker,
                 Err(Attempt::PortTaken) => continue,
             }
@@ -80,13 +88,14 @@ impl Broker {
         panic!("tansu found its port taken {PORT_ATTEMPTS} times in a row");
     }
 
-    fn start_on(tansu: &Path, port: u16) -> Result<Broker, Attempt> {
+    fn start_on(tansu: &Path, port: u16, advertised: Option<u16>) -> Result<Broker, Attempt> {
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://127.0.0.1:{}", advertised.unwrap_or(port));
         let logs = tempfile::tempdir().expect("a folder for tansu's log");
         let log = logs.path().join("tansu.log");
         // The shell prints tansu's pid, then waits for its stdin to close (test end or
         // test process death) and kills tansu.
-        let script = r#""$0" broker --listener-url "$1" --advertised-listener-url "$1" --storage-engine memory://tansu/ >"$2" 2>&1 &
+        let script = r#""$0" broker --listener-url "$1" --advertised-listener-url "$3" --storage-engine memory://tansu/ >"$2" 2>&1 &
 child=$!
 echo "$child"
 cat >/dev/null
@@ -98,6 +107,7 @@ wait "$child" 2>/dev/null"#;
             .arg(tansu)
             .arg(&url)
             .arg(&log)
+            .arg(&advertised_url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -114,6 +124,7 @@ wait "$child" 2>/dev/null"#;
             guard,
             pid,
             port,
+            advertised,
             client: Vec::new(),
             _logs: Some(logs),
         };
@@ -146,6 +157,42 @@ wait "$child" 2>/dev/null"#;
     /// `host:port` for `kafka.brokers`.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port the broker listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the broker with SIGKILL, waits `down`, and starts a new one on the same
+    /// port with empty storage: a broker that restarted and lost its state (topics,
+    /// records, the producer ids it handed out).
+    pub fn restart_empty(&mut self, down: Duration) {
+        signal(self.pid, "-KILL");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while is_alive(self.pid) {
+            assert!(Instant::now() < deadline, "tansu survived SIGKILL");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(down);
+        let tansu = tansu_path();
+        let deadline = Instant::now() + START_TIMEOUT;
+        // The old sockets may hold the port for a moment.
+        let fresh = loop {
+            match Broker::start_on(&tansu, self.port, self.advertised) {
+                Ok(fresh) => break fresh,
+                Err(Attempt::PortTaken) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "port {} stayed taken after the broker died",
+                        self.port
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
+        // Dropping the old guard closes its stdin; its shell finds tansu gone.
+        *self = fresh;
     }
 
     /// Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
@@ -239,6 +286,7 @@ impl Broker {
             guard,
             pid: pid.expect("PID line"),
             port: port.expect("PORT line"),
+            advertised: None,
             client,
             _logs: None,
         }

@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod credential;
 pub mod metrics;
 pub mod process;
+pub mod proxy;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
