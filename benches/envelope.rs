@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
-use hookbridge::envelope::{Incoming, Mode, Settings, SitePointers, form, xml};
+use hookbridge::envelope::{Incoming, Mode, Settings, SitePointers, data_limit, form, xml};
 use hookbridge::everbright::{Environment, Event};
 
 /// (name, content type, body, strict JSON of the same payload for the baseline)
@@ -66,6 +66,7 @@ fn settings(mode: Mode) -> Settings {
         site_pointers: SitePointers::default(),
         xml: xml::XmlOptions::default(),
         form: form::FormOptions::default(),
+        max_data_bytes: data_limit(1 << 20),
     }
 }
 

@@ -225,6 +225,9 @@ check_helm_rejects() {
     --kube-version 1.29.0
   expect_render_failure "SASL without a password Secret" "kafka.sasl.existingSecret" \
     --set kafka.sasl.mechanism=SCRAM-SHA-512 --set kafka.sasl.username=u
+  expect_render_failure "topics smaller than the largest record" "max.message.bytes" \
+    --set kafkaTopics.enabled=true --set kafkaTopics.clusterName=c \
+    --set 'kafkaTopics.config.max\.message\.bytes=1048588'
 }
 
 check_kustomize() {

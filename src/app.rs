@@ -95,6 +95,7 @@ impl App {
                 form: envelope::form::FormOptions {
                     json_fields: config.payload.form_json_fields,
                 },
+                max_data_bytes: envelope::data_limit(config.server.max_body_bytes),
             },
             capture_headers: config.payload.capture_headers,
             auth: Authenticator::new(config.credentials),

@@ -102,6 +102,10 @@ pub struct Kafka {
     pub envelope: envelope::Mode,
     /// Passed to librdkafka as-is (values may be secrets).
     pub properties: Vec<(String, PropertyValue)>,
+    /// The largest record a body of `server.max_body_bytes` can make
+    /// ([`envelope::record_limit`]): librdkafka's `message.max.bytes` unless
+    /// `kafka.properties` sets it (check-config refuses a smaller value).
+    pub max_record_bytes: usize,
 }
 
 /// A `[kafka.properties]` value: plain, or a secret resolved from env or file.
@@ -239,7 +243,8 @@ impl Config {
         // Cross-field rules run even when some keys had errors, so that one run reports
         // as much as possible; values that failed to parse fall back to their defaults.
         let config = match (server, kafka, payload) {
-            (Some(server), Some(kafka), Some(payload)) => {
+            (Some(server), Some(mut kafka), Some(payload)) => {
+                kafka.max_record_bytes = envelope::record_limit(server.max_body_bytes);
                 let config = Config {
                     server,
                     kafka,

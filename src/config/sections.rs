@@ -84,6 +84,8 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         ack_timeout,
         envelope,
         properties,
+        // Known once `[server]` is read.
+        max_record_bytes: 0,
     })
 }
 
@@ -145,6 +147,34 @@ fn topic_rules(s: &Section<'_, '_, '_>, key: &str, template: &str, needs_event: 
                 return;
             }
         }
+    }
+}
+
+/// A `message.max.bytes` in `kafka.properties` must let through the largest record a
+/// body within `server.max_body_bytes` can make, or such a body would get 413.
+fn record_size_rule(ctx: &Ctx<'_>, config: &Config) {
+    let needed = config.kafka.max_record_bytes;
+    let set = config
+        .kafka
+        .properties
+        .iter()
+        .find(|(key, _)| key == "message.max.bytes");
+    let Some((_, PropertyValue::Plain(value))) = set else {
+        return;
+    };
+    match value.parse::<u64>() {
+        Ok(bytes) if bytes >= needed as u64 => {}
+        Ok(bytes) => ctx.error(
+            "kafka.properties.message.max.bytes",
+            format!(
+                "{bytes} is below the largest record a body of server.max_body_bytes ({}) can make ({needed} bytes: a dead letter's base64 plus attributes and headers); raise it, lower server.max_body_bytes, or leave it out and hookbridge sets it",
+                config.server.max_body_bytes
+            ),
+        ),
+        Err(_) => ctx.error(
+            "kafka.properties.message.max.bytes",
+            format!("expected a whole number of bytes, found {value:?}"),
+        ),
     }
 }
 
@@ -292,6 +322,7 @@ pub(super) fn cross_check(ctx: &Ctx<'_>, config: &Config) {
             ),
         );
     }
+    record_size_rule(ctx, config);
     // Port 0 asks the system for a free port: two of those never collide.
     if server.listen == server.admin_listen && server.listen.port() != 0 {
         ctx.error("server.admin_listen", "must differ from server.listen");

@@ -622,3 +622,23 @@ fn every_broker_needs_a_host_and_a_port() {
         assert_has(&errors, "kafka.brokers:");
     }
 }
+
+#[test]
+fn message_max_bytes_follows_max_body_bytes_and_refuses_a_smaller_one() {
+    let c = parse(MINIMAL).unwrap();
+    // The default body limit: a 1 MiB dead letter in base64 is 1,398,104 bytes.
+    assert_eq!(c.kafka.max_record_bytes, envelope::record_limit(1_048_576));
+    assert!(c.kafka.max_record_bytes > 1_398_104);
+    let small = MINIMAL.replace(
+        "brokers = \"localhost:9092\"",
+        "brokers = \"localhost:9092\"\n[kafka.properties]\n\"message.max.bytes\" = 1000000",
+    );
+    assert_has(
+        &errors(&small),
+        "kafka.properties.message.max.bytes: 1000000 is below the largest record a body of server.max_body_bytes (1048576) can make",
+    );
+    let fitting = small.replace("[kafka]", "[server]\nmax_body_bytes = 500000\n[kafka]");
+    assert!(parse(&fitting).is_ok());
+    let words = small.replace("1000000", "\"lots\"");
+    assert_has(&errors(&words), "expected a whole number of bytes");
+}

@@ -45,16 +45,20 @@ pub enum Reason {
     MissingSite,
     /// The site pointer leads to a string that is not a UUID.
     InvalidSite,
+    /// Converted to JSON (XML, form, Python literals), the body would be larger than
+    /// [`data_limit`] allows: it is kept as it came.
+    ConvertedTooLarge,
 }
 
 impl Reason {
     /// Every reason, for pre-registering metric series.
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::InvalidJson,
         Reason::InvalidXml,
         Reason::InvalidForm,
         Reason::MissingSite,
         Reason::InvalidSite,
+        Reason::ConvertedTooLarge,
     ];
 
     /// The `deadletterreason` attribute and metric label.
@@ -65,10 +69,32 @@ impl Reason {
             Reason::InvalidForm => "invalid-form",
             Reason::MissingSite => "missing-site",
             Reason::InvalidSite => "invalid-site",
+            Reason::ConvertedTooLarge => "converted-too-large",
         }
     }
 }
 
+/// The largest `data` (or `data_base64`) a body of `max_body_bytes` can make: the
+/// base64 of a dead letter. Converted bodies larger than this become dead letters.
+pub const fn data_limit(max_body_bytes: usize) -> usize {
+    max_body_bytes.div_ceil(3).saturating_mul(4)
+}
+
+/// What a record adds to its data, at most: the CloudEvents attributes (those taken
+/// from the payload are capped, see [`MAX_STATUS_BYTES`]) and the values taken from
+/// the request head (`datacontenttype`, captured headers), which the webhook listener
+/// bounds at 64 KiB and JSON escaping may double.
+pub const RECORD_OVERHEAD_BYTES: usize = 192 * 1024;
+
+/// The largest record value plus headers a body of `max_body_bytes` can make: what
+/// librdkafka's `message.max.bytes` and the topics' `max.message.bytes` must allow.
+pub const fn record_limit(max_body_bytes: usize) -> usize {
+    data_limit(max_body_bytes).saturating_add(RECORD_OVERHEAD_BYTES)
+}
+
+/// The longest payload `status` copied into the `status` attribute; a longer one is
+/// left out (statuses are short words such as `APPROVED`).
+pub const MAX_STATUS_BYTES: usize = 256;
 /// How bodies are read (from `[payload]` and `kafka.envelope`).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -82,6 +108,8 @@ pub struct Settings {
     pub xml: xml::XmlOptions,
     /// How form-urlencoded bodies become JSON.
     pub form: form::FormOptions,
+    /// The largest converted body kept as JSON: [`data_limit`] of `max_body_bytes`.
+    pub max_data_bytes: usize,
 }
 
 /// A verified webhook, as the envelope needs it.
@@ -145,11 +173,20 @@ impl Settings {
         let mut storage = None;
         let located = self
             .decode(incoming, &mut storage)
+            .and_then(|json| self.within_limit(json))
             .and_then(|json| self.locate(incoming.event, json));
         match located {
             Ok(located) => self.encode(attributes, &located),
             Err(reason) => self.dead_letter(attributes, incoming, reason),
         }
+    }
+
+    /// `json`, unless converting made it larger than a record may hold.
+    fn within_limit<'s>(&self, json: Json<'s>) -> Result<Json<'s>, Reason> {
+        if json.text.len() > self.max_data_bytes {
+            return Err(Reason::ConvertedTooLarge);
+        }
+        Ok(json)
     }
 
     /// The body as JSON text, by its format; `storage` holds text that is not the
@@ -223,7 +260,10 @@ impl Settings {
             Found::Uuid(quote) => Some(quote),
             Found::Invalid | Found::Missing => None,
         };
-        let status = json.doc.status();
+        let status = json
+            .doc
+            .status()
+            .filter(|status| status.len() <= MAX_STATUS_BYTES);
         Ok(Located {
             json,
             site,

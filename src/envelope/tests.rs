@@ -15,6 +15,7 @@ fn settings(mode: Mode) -> Settings {
         site_pointers: SitePointers::default(),
         xml: xml::XmlOptions::default(),
         form: form::FormOptions::default(),
+        max_data_bytes: data_limit(1 << 20),
     }
 }
 
@@ -295,4 +296,49 @@ fn unconvertible_bodies_are_dead_letters_with_their_reason() {
         Some("application/xml"),
     ));
     assert_eq!(missing.dead_letter, Some(Reason::MissingSite));
+}
+
+#[test]
+fn a_conversion_larger_than_a_record_may_hold_is_kept_as_it_came() {
+    // Each `"` in a form value becomes `\"` in JSON: the body doubles.
+    let quotes = "%22".repeat(40);
+    let body = format!("site={SITE}&note={quotes}");
+    let form = Some("application/x-www-form-urlencoded");
+    let roomy = settings(Mode::Structured);
+    assert_eq!(
+        roomy.build(&with_type(body.as_bytes(), form)).dead_letter,
+        None
+    );
+    let tight = Settings {
+        max_data_bytes: data_limit(body.len()) / 2,
+        ..settings(Mode::Structured)
+    };
+    let e = tight.build(&with_type(body.as_bytes(), form));
+    assert_eq!(e.dead_letter, Some(Reason::ConvertedTooLarge));
+    let v: Value = serde_json::from_slice(&e.value).unwrap();
+    assert_eq!(v["deadletterreason"], "converted-too-large");
+    assert!(e.value.len() <= record_limit(body.len()));
+}
+
+#[test]
+fn the_largest_records_stay_within_record_limit() {
+    // A dead letter of a body of exactly n bytes: base64 plus attributes.
+    for n in [1, 2, 3, 1000, 1 << 16] {
+        let body = vec![0xFFu8; n];
+        let e = settings(Mode::Structured).build(&incoming(&body));
+        assert_eq!(e.dead_letter, Some(Reason::InvalidJson));
+        assert!(e.value.len() > data_limit(n), "{n}");
+        assert!(e.value.len() <= record_limit(n), "{n}");
+    }
+}
+
+#[test]
+fn an_overlong_status_is_left_out() {
+    let long = "A".repeat(MAX_STATUS_BYTES + 1);
+    for (status, kept) in [("APPROVED", true), (long.as_str(), false)] {
+        let body = format!(r#"{{"site":"{SITE}","status":"{status}"}}"#);
+        let e = settings(Mode::Structured).build(&incoming(body.as_bytes()));
+        let v: Value = serde_json::from_slice(&e.value).unwrap();
+        assert_eq!(v.get("status").is_some(), kept, "{}", status.len());
+    }
 }

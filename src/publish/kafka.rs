@@ -230,6 +230,13 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
             PropertyValue::Secret(s) => config.set(key, String::from_utf8_lossy(s.expose())),
         };
     }
+    if !kafka
+        .properties
+        .iter()
+        .any(|(k, _)| k == "message.max.bytes")
+    {
+        config.set("message.max.bytes", kafka.max_record_bytes.to_string());
+    }
     let ack_ms = kafka.ack_timeout.as_millis().max(1).to_string();
     config
         .set("bootstrap.servers", &kafka.brokers)
@@ -405,6 +412,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            max_record_bytes: crate::envelope::record_limit(1 << 20),
         }
     }
 
@@ -434,6 +442,7 @@ mod tests {
             ("enable.idempotence", "true"),
             ("message.timeout.ms", "2500"),
             ("statistics.interval.ms", "15000"),
+            ("message.max.bytes", "1594712"),
         ] {
             assert_eq!(config.get(key), Some(value), "{key}");
         }

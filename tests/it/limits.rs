@@ -109,3 +109,41 @@ async fn unusable_bodies_are_kept_on_the_dead_letter_topic_with_202() {
     support::assert_no_records(&broker, "everbright.production.workflow-status-change").await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_exactly_max_body_bytes_reaches_kafka_as_event_or_dead_letter() {
+    let broker = Broker::start();
+    // The default server.max_body_bytes: 1 MiB, above librdkafka's own default
+    // message.max.bytes (1,000,000), and a third more again as a dead letter.
+    let max = 1_048_576;
+    let server = Server::start(&support::config(&broker, "", credential::none("open"))).await;
+    let url = server.url("/everbright/milestone-status-change");
+    let head = format!(r#"{{"site":"{}","pad":""#, support::SITE);
+    let mut json = head.into_bytes();
+    json.resize(max - 2, b'x');
+    json.extend_from_slice(b"\"}");
+    assert_eq!(json.len(), max);
+    let answer = post(&url, &[("content-type", "application/json")], json.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let unusable = vec![0xFFu8; max];
+    let answer = post(
+        &url,
+        &[("content-type", "application/json")],
+        unusable.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.body);
+    assert_eq!(answer.json()["reason"], "invalid-json");
+
+    let events = consume(&broker, "everbright.production.milestone-status-change", 1).await;
+    assert_eq!(events.len(), 1);
+    let data = events[0].json()["data"].to_string();
+    assert_eq!(data.len(), max, "the body is the record's data, whole");
+    let dead = consume(&broker, "everbright.production.deadletter", 1).await;
+    assert_eq!(dead.len(), 1);
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(dead[0].json()["data_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(raw, unusable);
+    server.stop().await;
+}
