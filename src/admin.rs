@@ -81,6 +81,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         let connection = Connection {
             header_read_timeout: Duration::from_secs(5),
             max_head_bytes: MAX_HEAD_BYTES,
+            write_timeout: Duration::from_secs(5),
         };
         let state = state.clone();
         let service = service_fn(move |request| {

@@ -19,6 +19,7 @@ use crate::auth::replay::ReplayCache;
 use crate::config::{Config, Server};
 use crate::envelope::{self, Reason};
 use crate::everbright::{Environment, Event};
+use crate::log_budget::LogBudget;
 use crate::metrics::Metrics;
 use crate::publish::{Delivery, ErrorKind, Publish};
 use crate::route::Router;
@@ -147,6 +148,8 @@ pub struct State {
     draining: AtomicBool,
     inflight: Semaphore,
     replay: ReplayCache<(Event, Answer)>,
+    /// How many `webhook refused` lines are written.
+    pub refusal_log: LogBudget,
 }
 
 impl State {
@@ -159,6 +162,7 @@ impl State {
             draining: AtomicBool::new(false),
             inflight,
             replay: ReplayCache::new(REPLAY_CAPACITY),
+            refusal_log: LogBudget::default(),
         }
     }
 

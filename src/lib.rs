@@ -21,7 +21,8 @@
 //! - [`auth`]: credentials and how each scheme is verified.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
-//! - [`metrics`], [`admin`]: what operators watch; [`shutdown`]: the signal to stop.
+//! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
+//!   lines are written; [`shutdown`]: the signal to stop.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
@@ -30,7 +31,7 @@
 //!
 //! ```text
 //! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
-//!      → {auth, envelope, metrics, everbright, listener}
+//!      → {auth, envelope, metrics, everbright, listener, log_budget}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -43,6 +44,7 @@ pub mod envelope;
 pub mod everbright;
 pub mod ingress;
 pub mod listener;
+pub mod log_budget;
 pub mod metrics;
 pub mod publish;
 pub mod reload;

@@ -44,6 +44,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         let connection = Connection {
             header_read_timeout: state.app().server.read_timeout,
             max_head_bytes: MAX_HEAD_BYTES,
+            write_timeout: state.app().server.read_timeout,
         };
         let state = state.clone();
         let service = service_fn(move |request| {

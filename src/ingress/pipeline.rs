@@ -19,7 +19,7 @@ use tokio::sync::SemaphorePermit;
 use tracing::Level;
 use uuid::Uuid;
 
-use super::reject::{Reject, Unavailable, json_response};
+use super::reject::{self, Reject, Unavailable, json_response};
 use crate::app::{Answer, App, State};
 use crate::auth::{self, Credential};
 use crate::envelope::{Incoming, Reason};
@@ -111,12 +111,14 @@ pub async fn handle<B: RequestBody>(state: &State, request: Request<B>) -> Respo
         .http_request_duration
         .with_label_values(&[label])
         .observe(elapsed.as_secs_f64());
-    log(label, &method, status, elapsed, &trail, &result);
+    log(state, label, &method, status, elapsed, &trail, &result);
     response
 }
 
-/// One line per request, at the level the [`Reject`] table gives a refusal.
+/// One line per request, at the level the [`Reject`] table gives a refusal; refusals
+/// within the [`LogBudget`](crate::log_budget::LogBudget) of their reason.
 fn log(
+    state: &State,
     event: &str,
     method: &Method,
     status: StatusCode,
@@ -131,9 +133,15 @@ fn log(
         Ok(a) => a,
         Err(r) => {
             let reason = r.reason();
+            let second = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let Some(suppressed) = state.refusal_log.admit(reason, second) else {
+                return;
+            };
             macro_rules! refused {
                 ($level:expr) => {
-                    tracing::event!($level, event, %method, status, credential, duration_ms, reason, detail = r.detail(), "webhook refused")
+                    tracing::event!($level, event, %method, status, credential, duration_ms, reason, detail = r.detail(), suppressed, "webhook refused")
                 };
             }
             return match r.level() {
@@ -168,6 +176,7 @@ async fn process<'a, B: RequestBody>(
     ) {
         return Err(Reject::MethodNotAllowed);
     }
+    reject::transfer_coding(request.headers())?;
     let _admitted = admit(state)?;
     let deliver = deliver(state, app, event, request, received, trail);
     tokio::time::timeout(app.server.request_timeout, deliver)

@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::fmt::Display;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use tracing::Level;
@@ -46,6 +46,9 @@ pub enum Reject {
     BodyTimeout,
     /// The body could not be read (broken chunked encoding, connection error).
     BadBody(Box<dyn StdError + Send + Sync>),
+    /// A `Transfer-Encoding` other than `chunked` (e.g. `gzip, chunked`): the body
+    /// would arrive still encoded.
+    TransferCoding,
     /// No credential matched.
     Unauthorized {
         /// Why, for the log and the metric only.
@@ -71,6 +74,7 @@ impl Reject {
             Reject::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Reject::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Reject::BadBody(_) => StatusCode::BAD_REQUEST,
+            Reject::TransferCoding => StatusCode::NOT_IMPLEMENTED,
             Reject::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Reject::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Reject::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +89,7 @@ impl Reject {
             Reject::PayloadTooLarge => r#"{"error":"payload too large"}"#,
             Reject::BodyTimeout => r#"{"error":"request timeout"}"#,
             Reject::BadBody(_) => r#"{"error":"bad request"}"#,
+            Reject::TransferCoding => r#"{"error":"transfer coding not implemented"}"#,
             Reject::Unauthorized { .. } => r#"{"error":"unauthorized"}"#,
             Reject::Unavailable(_) => r#"{"error":"unavailable"}"#,
             Reject::Internal(_) => r#"{"error":"internal error"}"#,
@@ -111,6 +116,7 @@ impl Reject {
             Reject::PayloadTooLarge => "payload-too-large",
             Reject::BodyTimeout => "body-timeout",
             Reject::BadBody(_) => "bad-body",
+            Reject::TransferCoding => "transfer-coding",
             Reject::Unauthorized { failure, .. } => failure.reason(),
             Reject::Unavailable(Unavailable::Overloaded) => "overloaded",
             Reject::Unavailable(Unavailable::Draining) => "draining",
@@ -132,7 +138,29 @@ impl Reject {
             | Reject::MethodNotAllowed
             | Reject::PayloadTooLarge
             | Reject::BodyTimeout
-            | Reject::BadBody(_) => Level::INFO,
+            | Reject::BadBody(_)
+            | Reject::TransferCoding => Level::INFO,
+        }
+    }
+
+    /// Whether the connection closes after this answer: the request body may be left
+    /// unread (refused before or while reading it), so the connection cannot carry
+    /// another request. The answer says so with `Connection: close`, so a client does
+    /// not send its next request into a closing connection.
+    pub fn closes(&self) -> bool {
+        match self {
+            Reject::NotFound
+            | Reject::MethodNotAllowed
+            | Reject::PayloadTooLarge
+            | Reject::BodyTimeout
+            | Reject::BadBody(_)
+            | Reject::TransferCoding
+            | Reject::Unavailable(
+                Unavailable::Overloaded | Unavailable::Draining | Unavailable::RequestTimeout,
+            ) => true,
+            Reject::Unauthorized { .. }
+            | Reject::Unavailable(Unavailable::AckTimeout | Unavailable::Producer(_))
+            | Reject::Internal(_) => false,
         }
     }
 
@@ -169,6 +197,9 @@ impl Reject {
         if let Some(seconds) = self.retry_after() {
             headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
         }
+        if self.closes() {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -183,6 +214,26 @@ impl From<PublishError> for Reject {
             | PublishError::Fenced => Reject::Unavailable(Unavailable::Producer(e)),
             PublishError::Failed { .. } => Reject::Internal(e),
         }
+    }
+}
+
+/// Refuses a request whose `Transfer-Encoding` is anything but `chunked` alone:
+/// hyper would hand over the body still compressed (or otherwise encoded), and
+/// authenticating or storing those bytes as the webhook would be wrong. RFC 9112
+/// §6.1 answers a coding the server does not understand with 501.
+pub fn transfer_coding(headers: &http::HeaderMap) -> Result<(), Reject> {
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (codings.next(), codings.next()) {
+        (None, _) => Ok(()),
+        (Some(only), None)
+            if only
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"chunked") =>
+        {
+            Ok(())
+        }
+        _ => Err(Reject::TransferCoding),
     }
 }
 
@@ -252,6 +303,14 @@ mod tests {
                 Reject::BadBody("x".into()),
                 400,
                 r#"{"error":"bad request"}"#,
+                None,
+                false,
+                None,
+            ),
+            (
+                Reject::TransferCoding,
+                501,
+                r#"{"error":"transfer coding not implemented"}"#,
                 None,
                 false,
                 None,
@@ -350,6 +409,41 @@ mod tests {
                 "{reject:?}"
             );
             assert_eq!(reject.body(), body);
+            // Refused before the body was read, or while reading it: the connection
+            // closes and says so.
+            let unread = matches!(status, 400 | 404 | 405 | 408 | 413 | 501)
+                || matches!(
+                    reject,
+                    Reject::Unavailable(Unavailable::Overloaded | Unavailable::Draining)
+                );
+            assert_eq!(h.get(CONNECTION).is_some(), unread, "{reject:?}");
+            assert_eq!(reject.closes(), unread, "{reject:?}");
+        }
+    }
+
+    #[test]
+    fn only_chunked_alone_is_an_accepted_transfer_coding() {
+        let with = |values: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for v in values {
+                headers.append(
+                    http::header::TRANSFER_ENCODING,
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            transfer_coding(&headers).is_ok()
+        };
+        assert!(with(&[]));
+        assert!(with(&["chunked"]));
+        assert!(with(&[" Chunked "]));
+        for refused in [
+            &["gzip, chunked"][..],
+            &["gzip"],
+            &["chunked, chunked"],
+            &["gzip", "chunked"],
+            &["identity"],
+        ] {
+            assert!(!with(refused), "{refused:?}");
         }
     }
 

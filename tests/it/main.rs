@@ -12,6 +12,7 @@ mod support;
 mod admin;
 mod auth;
 mod formats;
+mod hostile;
 mod limits;
 mod logs;
 mod outage;
