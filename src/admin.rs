@@ -77,7 +77,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         max_connections: MAX_CONNECTIONS,
         grace: Duration::from_secs(1),
     };
-    let accept = || {
+    let accept = |_peer| {
         let connection = Connection {
             header_read_timeout: Duration::from_secs(5),
             max_head_bytes: MAX_HEAD_BYTES,

@@ -4,9 +4,10 @@
 //! A request loads the current `App` once and uses it to the end, so a reload never
 //! changes the rules under a request already in flight.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use http::HeaderName;
@@ -19,6 +20,7 @@ use crate::auth::replay::ReplayCache;
 use crate::config::{Config, Server};
 use crate::envelope::{self, Reason};
 use crate::everbright::{Environment, Event};
+use crate::limit::{FailedAuth, TokenBucket};
 use crate::log_budget::LogBudget;
 use crate::metrics::Metrics;
 use crate::publish::{Delivery, ErrorKind, Publish};
@@ -40,6 +42,10 @@ pub struct App {
     pub capture_headers: Vec<HeaderName>,
     /// Where records go.
     pub publisher: Arc<dyn Publish>,
+    /// The token bucket of each credential with a `rate_limit`.
+    pub rate_limits: HashMap<String, TokenBucket>,
+    /// `server.failed_auth_limit`, with the failures counted so far.
+    pub failed_auth: Option<FailedAuth>,
     topics: Vec<String>,
     deadletter_topics: Vec<String>,
 }
@@ -59,6 +65,7 @@ impl App {
         let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event));
         for c in &config.credentials {
             metrics.replays.with_label_values(&[&c.name]);
+            metrics.rate_limited.with_label_values(&[&c.name]);
             for event in c.events.iter() {
                 metrics.events_published.with_label_values(&[
                     event.slug(),
@@ -99,6 +106,12 @@ impl App {
                 max_data_bytes: envelope::data_limit(config.server.max_body_bytes),
             },
             capture_headers: config.payload.capture_headers,
+            rate_limits: config
+                .rate_limits
+                .iter()
+                .map(|(name, rate)| (name.clone(), TokenBucket::new(*rate, Instant::now())))
+                .collect(),
+            failed_auth: config.server.failed_auth_limit.map(FailedAuth::new),
             auth: Authenticator::new(config.credentials),
             server: config.server,
             publisher,

@@ -31,7 +31,7 @@
 //!
 //! ```text
 //! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
-//!      → {auth, envelope, metrics, everbright, listener, log_budget}
+//!      → {auth, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -43,6 +43,7 @@ pub mod config;
 pub mod envelope;
 pub mod everbright;
 pub mod ingress;
+pub mod limit;
 pub mod listener;
 pub mod log_budget;
 pub mod metrics;

@@ -45,6 +45,10 @@ pub struct Connection {
     pub write_timeout: Duration,
 }
 
+/// The address a request's connection came from, in the request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// How a listener serves.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -56,14 +60,15 @@ pub struct Limits {
 
 /// Serves connections on `listener` until `shutdown` resolves, then drains: returns
 /// once every connection is closed or the grace period is over. `accept` is called per
-/// connection and returns how to read it and the service that answers its requests.
+/// connection, with its peer's address, and returns how to read it and the service that
+/// answers its requests.
 pub async fn serve<A, S>(
     listener: TcpListener,
     limits: Limits,
     mut accept: A,
     shutdown: impl Future<Output = ()>,
 ) where
-    A: FnMut() -> (Connection, S),
+    A: FnMut(Peer) -> (Connection, S),
     S: Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = Infallible>
         + Send
         + 'static,
@@ -79,9 +84,11 @@ pub async fn serve<A, S>(
             () = &mut shutdown => break,
         };
         // Invariant: the semaphore is never closed, so a slot always comes.
-        let Some((stream, slot)) = stream else { break };
+        let Some((stream, peer, slot)) = stream else {
+            break;
+        };
         let _ = stream.set_nodelay(true);
-        let (settings, service) = accept();
+        let (settings, service) = accept(Peer(peer));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
@@ -114,15 +121,19 @@ async fn next(
     listener: &TcpListener,
     slots: &Arc<Semaphore>,
     backoff: &mut Backoff,
-) -> Option<(TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+) -> Option<(
+    TcpStream,
+    std::net::SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
     let slot = slots.clone().acquire_owned().await.ok()?;
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 if let Some(failures) = backoff.succeeded() {
                     tracing::info!(failures, "accepting connections again");
                 }
-                return Some((stream, slot));
+                return Some((stream, peer, slot));
             }
             Err(e) => {
                 let (delay, first) = backoff.failed();

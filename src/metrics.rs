@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets for HTTP and Kafka latencies, in seconds: 1 ms to the 15 s request budget.
@@ -42,6 +42,13 @@ impl Metric for GaugeVec {
     type Args = &'static [&'static str];
     fn build(opts: Opts, labels: Self::Args) -> prometheus::Result<Self> {
         GaugeVec::new(opts, labels)
+    }
+}
+
+impl Metric for IntCounter {
+    type Args = ();
+    fn build(opts: Opts, (): ()) -> prometheus::Result<Self> {
+        IntCounter::with_opts(opts)
     }
 }
 
@@ -142,6 +149,11 @@ metrics! {
     kafka_queue_messages: IntGauge = "hookbridge_kafka_queue_messages", ();
     /// Bytes of records in the producer queue.
     kafka_queue_bytes: IntGauge = "hookbridge_kafka_queue_bytes", ();
+    /// Authenticated requests refused with 429 by their credential's `rate_limit`.
+    rate_limited: IntCounterVec = "hookbridge_rate_limited_total", &["credential"];
+    /// Requests refused with 429 because their address failed authentication too often
+    /// (`server.failed_auth_limit`).
+    failed_auth_limited: IntCounter = "hookbridge_failed_auth_limited_total", ();
 }
 
 impl Metrics {

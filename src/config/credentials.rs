@@ -13,41 +13,49 @@ use crate::auth::hmac::{Encoding, Hmac, HmacSettings, Preset};
 use crate::auth::sigv4::{SigV4, SigV4Settings, SigV4SettingsError};
 use crate::auth::{Credential, Scheme, SecretSet};
 use crate::everbright::{Environment, Event, EventSet};
+use crate::limit::Rate;
 
 /// Headers that carry credentials whatever the config says: never captured.
 const ALWAYS_SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
 
-pub(super) fn read(root: &mut Section<'_, '_, '_>) -> Vec<Credential> {
+/// The credentials, and the `rate_limit` of those that have one.
+pub(super) fn read(root: &mut Section<'_, '_, '_>) -> (Vec<Credential>, Vec<(String, Rate)>) {
     let ctx = root.ctx;
     let Some(value) = root.get("credentials") else {
         ctx.error(
             "credentials",
             "at least one [[credentials]] table is required (use scheme = \"none\" to accept unauthenticated webhooks)",
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let Some(items) = value.as_array() else {
         ctx.error(
             "credentials",
             "expected an array of tables ([[credentials]])",
         );
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     if items.is_empty() {
         ctx.error("credentials", "at least one credential is required");
     }
     let mut out = Vec::with_capacity(items.len());
+    let mut rates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("credentials[{i}]");
         match item.as_table() {
-            Some(table) => out.extend(credential(Section::new(ctx, path, Some(table)))),
+            Some(table) => {
+                if let Some((credential, rate)) = credential(Section::new(ctx, path, Some(table))) {
+                    rates.extend(rate.map(|r| (credential.name.clone(), r)));
+                    out.push(credential);
+                }
+            }
             None => ctx.error(path, "expected a table"),
         }
     }
-    out
+    (out, rates)
 }
 
-fn credential(mut s: Section<'_, '_, '_>) -> Option<Credential> {
+fn credential(mut s: Section<'_, '_, '_>) -> Option<(Credential, Option<Rate>)> {
     let name = s.required_string("name");
     if let Some(n) = name
         && (n.is_empty()
@@ -91,17 +99,19 @@ fn credential(mut s: Section<'_, '_, '_>) -> Option<Credential> {
                 .collect()
         }
     };
+    let rate_limit = s.rate("rate_limit");
     let scheme = s
         .required_string("scheme")
         .and_then(|name| scheme(&mut s, name));
     s.finish();
-    Some(Credential {
+    let credential = Credential {
         name: name?.to_string(),
         environment: environment?,
         organization,
         events,
         scheme: scheme?,
-    })
+    };
+    Some((credential, rate_limit))
 }
 
 fn scheme(s: &mut Section<'_, '_, '_>, name: &str) -> Option<Scheme> {

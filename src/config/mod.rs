@@ -26,6 +26,7 @@ use http::HeaderName;
 use crate::auth::{Credential, Secret};
 use crate::envelope::{self, SitePointers};
 use crate::everbright::{Environment, Event};
+use crate::limit::{Network, Rate};
 pub use origin::Origin;
 use read::{Ctx, Section};
 
@@ -57,6 +58,8 @@ pub struct Config {
     pub payload: Payload,
     /// `[[credentials]]`: who may send webhooks; at least one.
     pub credentials: Vec<Credential>,
+    /// `rate_limit` of the credentials that have one, by credential name.
+    pub rate_limits: Vec<(String, Rate)>,
     /// The secret files the config read (`{ file = … }`), watched for live reload.
     pub secret_files: Vec<PathBuf>,
     /// Where the config was read from (`None` when parsed from a string): what a
@@ -85,6 +88,11 @@ pub struct Server {
     pub max_inflight: usize,
     /// Open connections; further connections wait in the listen backlog.
     pub max_connections: usize,
+    /// Failed authentications per client address before it gets 429 for the rest of
+    /// the window; `None`: no limit.
+    pub failed_auth_limit: Option<Rate>,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers, ingress).
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// `[kafka]`.
@@ -237,7 +245,7 @@ impl Config {
         let kafka = sections::kafka(root.table("kafka"));
         let routes = sections::routes(root.table("routes"));
         let payload = sections::payload(root.table("payload"));
-        let credentials = credentials::read(&mut root);
+        let (credentials, rate_limits) = credentials::read(&mut root);
         root.finish();
 
         // Cross-field rules run even when some keys had errors, so that one run reports
@@ -251,6 +259,7 @@ impl Config {
                     routes,
                     payload,
                     credentials,
+                    rate_limits,
                     secret_files: Vec::new(),
                     origin: None,
                 };

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ConfigError, Secrets};
 use crate::auth::{Secret, SecretSet};
+use crate::limit::Rate;
 
 /// Where secrets come from: injected so that tests never touch the process environment.
 pub(super) struct Ctx<'e> {
@@ -279,6 +280,12 @@ impl<'a, 'c, 'e> Section<'a, 'c, 'e> {
                 default
             }
         }
+    }
+
+    /// A rate such as `"20/s"` or `"5/m"`; absent is `None`.
+    pub(super) fn rate(&mut self, key: &'static str) -> Option<Rate> {
+        let text = self.string(key)?;
+        text.parse().map_err(|e: String| self.error(key, e)).ok()
     }
 
     pub(super) fn socket_addr(&mut self, key: &'static str, default: &str) -> Option<SocketAddr> {

@@ -10,6 +10,7 @@ use super::read::{Ctx, Section};
 use super::{Config, Kafka, OWNED_KAFKA_PROPERTIES, Payload, PropertyValue, Server};
 use crate::envelope::{self, Pointer, SitePointers};
 use crate::everbright::{Environment, Event};
+use crate::limit::Network;
 
 /// The largest body hookbridge agrees to buffer (64 MiB): above it, memory per request
 /// stops being a sensible trade for a webhook.
@@ -29,6 +30,16 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
     let shutdown_grace = s.duration("shutdown_grace", Duration::from_secs(20));
     let max_inflight = s.integer("max_inflight", 4096, 1, 1 << 20);
     let max_connections = s.integer("max_connections", 8192, 1, 1 << 20);
+    let failed_auth_limit = s.rate("failed_auth_limit");
+    let trusted_proxies = s
+        .strings("trusted_proxies")
+        .into_iter()
+        .filter_map(|(path, text)| {
+            text.parse::<Network>()
+                .map_err(|e| s.ctx.error(path, e))
+                .ok()
+        })
+        .collect();
     s.finish();
     Some(Server {
         listen: listen?,
@@ -40,6 +51,8 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
         shutdown_grace,
         max_inflight: usize::try_from(max_inflight).ok()?,
         max_connections: usize::try_from(max_connections).ok()?,
+        failed_auth_limit,
+        trusted_proxies,
     })
 }
 

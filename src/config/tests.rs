@@ -642,3 +642,43 @@ fn message_max_bytes_follows_max_body_bytes_and_refuses_a_smaller_one() {
     let words = small.replace("1000000", "\"lots\"");
     assert_has(&errors(&words), "expected a whole number of bytes");
 }
+
+#[test]
+fn rate_limits_and_trusted_proxies_are_read_and_checked() {
+    let text = MINIMAL
+        .replace(
+            "[kafka]",
+            "[server]\nfailed_auth_limit = \"20/m\"\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n[kafka]",
+        )
+        .replace("scheme = \"token\"", "rate_limit = \"50/s\"\nscheme = \"token\"");
+    let c = parse(&text).unwrap();
+    assert_eq!(
+        c.server.failed_auth_limit.map(|r| r.to_string()),
+        Some("20/m".into())
+    );
+    assert_eq!(c.server.trusted_proxies.len(), 2);
+    assert_eq!(c.rate_limits.len(), 1);
+    assert_eq!(c.rate_limits[0].0, "engine");
+    assert_eq!(c.rate_limits[0].1.to_string(), "50/s");
+    let defaults = parse(MINIMAL).unwrap();
+    assert_eq!(defaults.server.failed_auth_limit, None);
+    assert!(defaults.server.trusted_proxies.is_empty() && defaults.rate_limits.is_empty());
+
+    let wrong = text
+        .replace("\"20/m\"", "\"20/h\"")
+        .replace("\"192.0.2.1\"", "\"192.0.2.1/40\"")
+        .replace("\"50/s\"", "\"fast\"");
+    let errs = errors(&wrong);
+    assert_has(
+        &errs,
+        "server.failed_auth_limit: expected \"N/s\" or \"N/m\"",
+    );
+    assert_has(
+        &errs,
+        "server.trusted_proxies[1]: expected an IP address or CIDR block",
+    );
+    assert_has(
+        &errs,
+        "credentials[0].rate_limit: expected \"N/s\" or \"N/m\"",
+    );
+}

@@ -23,7 +23,7 @@ pub use pipeline::handle;
 pub use reject::{Reject, Unavailable};
 
 use crate::app::State;
-use crate::listener::{self, Connection, Limits};
+use crate::listener::{self, Connection, Limits, Peer};
 
 /// The largest request head (request line and headers) accepted, in bytes.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -38,7 +38,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             grace: app.server.shutdown_grace,
         }
     };
-    let accept = || {
+    let accept = |peer: Peer| {
         // Read per connection, so that a reloaded `server.read_timeout` applies to new
         // connections as it already does to bodies.
         let connection = Connection {
@@ -47,7 +47,8 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             write_timeout: state.app().server.read_timeout,
         };
         let state = state.clone();
-        let service = service_fn(move |request| {
+        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(peer);
             let state = state.clone();
             async move { Ok(handle(&state, request).await) }
         });

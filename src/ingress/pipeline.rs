@@ -6,6 +6,7 @@
 //! acknowledged the record. The whole request runs under `server.request_timeout`.
 
 use std::error::Error as StdError;
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -24,6 +25,8 @@ use crate::app::{Answer, App, State};
 use crate::auth::{self, Credential};
 use crate::envelope::{Incoming, Reason};
 use crate::everbright::Event;
+use crate::limit;
+use crate::listener::Peer;
 use crate::publish::{Delivery, ErrorKind, Record};
 
 #[derive(Serialize)]
@@ -177,8 +180,10 @@ async fn process<'a, B: RequestBody>(
         return Err(Reject::MethodNotAllowed);
     }
     reject::transfer_coding(request.headers())?;
+    let client = client(app, &request);
+    locked_out(state, app, client)?;
     let _admitted = admit(state)?;
-    let deliver = deliver(state, app, event, request, received, trail);
+    let deliver = deliver(state, app, event, request, client, received, trail);
     tokio::time::timeout(app.server.request_timeout, deliver)
         .await
         .unwrap_or(Err(Reject::Unavailable(Unavailable::RequestTimeout)))
@@ -194,6 +199,52 @@ impl Drop for Admitted<'_> {
     fn drop(&mut self) {
         self.gauge.dec();
     }
+}
+
+/// The client's address (see [`limit::client_address`]), when the request came over a
+/// connection (handler tests have none).
+fn client<B>(app: &App, request: &Request<B>) -> Option<IpAddr> {
+    let Peer(peer) = *request.extensions().get::<Peer>()?;
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    Some(limit::client_address(
+        peer.ip(),
+        forwarded,
+        &app.server.trusted_proxies,
+    ))
+}
+
+/// Refuses a client that failed authentication too often, before reading its body or
+/// evaluating its credentials.
+fn locked_out(state: &State, app: &App, client: Option<IpAddr>) -> Result<(), Reject> {
+    let (Some(limit), Some(ip)) = (&app.failed_auth, client) else {
+        return Ok(());
+    };
+    match limit.locked(ip, Instant::now()) {
+        None => Ok(()),
+        Some(wait) => {
+            state.metrics.failed_auth_limited.inc();
+            Err(Reject::LockedOut(wait))
+        }
+    }
+}
+
+/// Takes a token from the credential's `rate_limit` bucket, if it has one.
+fn rate_limit(state: &State, app: &App, credential: &Credential) -> Result<(), Reject> {
+    let Some(bucket) = app.rate_limits.get(&credential.name) else {
+        return Ok(());
+    };
+    bucket.take(Instant::now()).map_err(|wait| {
+        state
+            .metrics
+            .rate_limited
+            .with_label_values(&[&credential.name])
+            .inc();
+        Reject::RateLimited(wait)
+    })
 }
 
 /// Refuses work while draining or beyond `server.max_inflight`, before reading a byte.
@@ -219,6 +270,7 @@ async fn deliver<'a, B: RequestBody>(
     app: &'a App,
     event: Event,
     request: Request<B>,
+    client: Option<IpAddr>,
     received: SystemTime,
     trail: &mut Trail<'a>,
 ) -> Result<Answer, Reject> {
@@ -230,10 +282,16 @@ async fn deliver<'a, B: RequestBody>(
         headers: &parts.headers,
         body: &body,
     };
-    let authenticated = authenticate(state, app, &request, event, received, trail)?;
+    let authenticated =
+        authenticate(state, app, &request, event, received, trail).inspect_err(|_| {
+            if let (Some(limit), Some(ip)) = (&app.failed_auth, client) {
+                limit.failed(ip, Instant::now());
+            }
+        })?;
     if let Some(answer) = replayed(state, &authenticated, event, received) {
         return Ok(answer);
     }
+    rate_limit(state, app, authenticated.credential)?;
     let (record, dead_letter, id) = record(app, event, &authenticated, &request, received);
     let topic = record.topic.clone();
     let delivery = publish(state, app, record).await?;

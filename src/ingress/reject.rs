@@ -56,6 +56,11 @@ pub enum Reject {
         /// Whether to answer `WWW-Authenticate: Basic`.
         offer_basic: bool,
     },
+    /// The credential's `rate_limit` is used up; a token is back after this long.
+    RateLimited(std::time::Duration),
+    /// The client's address failed authentication `server.failed_auth_limit` times in
+    /// the current window, which ends after this long. Credentials are not evaluated.
+    LockedOut(std::time::Duration),
     /// Try again later.
     Unavailable(Unavailable),
     /// A broker error that retrying will not fix (e.g. topic authorization).
@@ -76,6 +81,7 @@ impl Reject {
             Reject::BadBody(_) => StatusCode::BAD_REQUEST,
             Reject::TransferCoding => StatusCode::NOT_IMPLEMENTED,
             Reject::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Reject::RateLimited(_) | Reject::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
             Reject::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Reject::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +97,7 @@ impl Reject {
             Reject::BadBody(_) => r#"{"error":"bad request"}"#,
             Reject::TransferCoding => r#"{"error":"transfer coding not implemented"}"#,
             Reject::Unauthorized { .. } => r#"{"error":"unauthorized"}"#,
+            Reject::RateLimited(_) | Reject::LockedOut(_) => r#"{"error":"too many requests"}"#,
             Reject::Unavailable(_) => r#"{"error":"unavailable"}"#,
             Reject::Internal(_) => r#"{"error":"internal error"}"#,
         }
@@ -118,6 +125,8 @@ impl Reject {
             Reject::BadBody(_) => "bad-body",
             Reject::TransferCoding => "transfer-coding",
             Reject::Unauthorized { failure, .. } => failure.reason(),
+            Reject::RateLimited(_) => "rate-limited",
+            Reject::LockedOut(_) => "failed-auth-limit",
             Reject::Unavailable(Unavailable::Overloaded) => "overloaded",
             Reject::Unavailable(Unavailable::Draining) => "draining",
             Reject::Unavailable(Unavailable::AckTimeout) => "ack-timeout",
@@ -133,7 +142,10 @@ impl Reject {
     pub fn level(&self) -> Level {
         match self {
             Reject::Internal(_) => Level::ERROR,
-            Reject::Unauthorized { .. } | Reject::Unavailable(_) => Level::WARN,
+            Reject::Unauthorized { .. }
+            | Reject::RateLimited(_)
+            | Reject::LockedOut(_)
+            | Reject::Unavailable(_) => Level::WARN,
             Reject::NotFound
             | Reject::MethodNotAllowed
             | Reject::PayloadTooLarge
@@ -155,10 +167,12 @@ impl Reject {
             | Reject::BodyTimeout
             | Reject::BadBody(_)
             | Reject::TransferCoding
+            | Reject::LockedOut(_)
             | Reject::Unavailable(
                 Unavailable::Overloaded | Unavailable::Draining | Unavailable::RequestTimeout,
             ) => true,
             Reject::Unauthorized { .. }
+            | Reject::RateLimited(_)
             | Reject::Unavailable(Unavailable::AckTimeout | Unavailable::Producer(_))
             | Reject::Internal(_) => false,
         }
@@ -196,6 +210,11 @@ impl Reject {
         }
         if let Some(seconds) = self.retry_after() {
             headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
+        if let Reject::RateLimited(wait) | Reject::LockedOut(wait) = self {
+            // Whole seconds, rounded up, at least 1.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         if self.closes() {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
@@ -316,6 +335,22 @@ mod tests {
                 None,
             ),
             (
+                Reject::RateLimited(std::time::Duration::from_millis(200)),
+                429,
+                r#"{"error":"too many requests"}"#,
+                None,
+                false,
+                Some("1"),
+            ),
+            (
+                Reject::LockedOut(std::time::Duration::from_millis(42_500)),
+                429,
+                r#"{"error":"too many requests"}"#,
+                None,
+                false,
+                Some("43"),
+            ),
+            (
                 unauthorized(false),
                 401,
                 r#"{"error":"unauthorized"}"#,
@@ -412,6 +447,7 @@ mod tests {
             // Refused before the body was read, or while reading it: the connection
             // closes and says so.
             let unread = matches!(status, 400 | 404 | 405 | 408 | 413 | 501)
+                || matches!(reject, Reject::LockedOut(_))
                 || matches!(
                     reject,
                     Reject::Unavailable(Unavailable::Overloaded | Unavailable::Draining)

@@ -17,6 +17,7 @@ mod limits;
 mod logs;
 mod outage;
 mod publish;
+mod ratelimit;
 mod reload;
 mod sasl;
 mod shutdown;
