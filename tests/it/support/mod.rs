@@ -275,12 +275,14 @@ pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> An
     send(o.method.clone(), &o.url.to_string(), &headers, body).await
 }
 
-/// Posts a payload to `url` and asserts the broker-outage answer: 503 with
+/// Posts a new payload to `url` and asserts the broker-outage answer: 503 with
 /// `Retry-After`, within the test config's `kafka.ack_timeout` (3 s) plus the 1 s the
 /// contract allows.
 pub async fn assert_unavailable_within_ack_timeout(url: &str) {
     let started = std::time::Instant::now();
-    let answer = post(url, &[], payload(SITE)).await;
+    // A body never sent before, so no earlier answer stands in for this one.
+    let fresh = payload(SITE).replace('}', &format!(r#","attempt":"{}"}}"#, uuid::Uuid::now_v7()));
+    let answer = post(url, &[], fresh).await;
     let took = started.elapsed();
     assert_eq!(
         answer.status,
