@@ -7,7 +7,7 @@
 //! tests). Time is always passed in.
 //!
 //! It does not choose the credential (the caller does, by client id or by
-//! [`Hmac::selector_header`]), does not remember tags (see `replay`), and never reads the
+//! [`Hmac::selector_header`]), does not remember requests (see `dedup`), and never reads the
 //! clock.
 //!
 //! Rotation: with several secrets, every secret is tried against every presented
