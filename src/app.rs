@@ -16,8 +16,8 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::auth::Authenticator;
-use crate::auth::replay::ReplayCache;
-use crate::config::{Config, Server};
+use crate::config::{Config, Dedup, Server};
+use crate::dedup::Cache;
 use crate::envelope::{self, Reason};
 use crate::everbright::{Environment, Event};
 use crate::limit::{FailedAuth, TokenBucket};
@@ -40,6 +40,8 @@ pub struct App {
     pub envelope: envelope::Settings,
     /// Request headers copied onto records.
     pub capture_headers: Vec<HeaderName>,
+    /// How long answers are remembered (the capacity is fixed at start).
+    pub dedup: Dedup,
     /// Where records go.
     pub publisher: Arc<dyn Publish>,
     /// The token bucket of each credential with a `rate_limit`.
@@ -64,8 +66,8 @@ impl App {
         let topics = grid(&|env, event| config.topic(env, event));
         let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event));
         for c in &config.credentials {
-            metrics.replays.with_label_values(&[&c.name]);
             metrics.rate_limited.with_label_values(&[&c.name]);
+            metrics.deduplicated.with_label_values(&[&c.name]);
             for event in c.events.iter() {
                 metrics.events_published.with_label_values(&[
                     event.slug(),
@@ -112,6 +114,7 @@ impl App {
                 .map(|(name, rate)| (name.clone(), TokenBucket::new(*rate, Instant::now())))
                 .collect(),
             failed_auth: config.server.failed_auth_limit.map(FailedAuth::new),
+            dedup: config.dedup,
             auth: Authenticator::new(config.credentials),
             server: config.server,
             publisher,
@@ -131,8 +134,8 @@ impl App {
     }
 }
 
-/// A webhook answered with 2xx: its record is acknowledged. Remembered by the replay
-/// cache, so an identical signed retry gets the same answer.
+/// A webhook answered with 2xx: its record is acknowledged. Remembered by the dedup
+/// cache, so every copy of the event within the window gets the same answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The CloudEvents id.
@@ -143,38 +146,35 @@ pub struct Answer {
     pub delivery: Delivery,
     /// Set when the record is a dead letter (answered 202).
     pub dead_letter: Option<Reason>,
-    /// Whether this answer was replayed from the cache for an identical signed
-    /// request, without a second record.
-    pub replayed: bool,
+    /// Whether this answer is an earlier copy's, given without a second record.
+    pub deduplicated: bool,
 }
 
-/// How many signed requests the replay cache remembers. Each entry is about 200
-/// bytes, so the cache stays under ~15 MiB however many requests arrive.
-pub const REPLAY_CAPACITY: usize = 65_536;
-
 /// Process-lifetime state: the current [`App`], metrics, the in-flight limit, the
-/// replay cache and the draining flag.
+/// dedup cache and the draining flag.
 pub struct State {
     app: ArcSwap<App>,
     /// The metrics, shared by every `App`.
     pub metrics: Arc<Metrics>,
     draining: AtomicBool,
-    inflight: Semaphore,
-    replay: ReplayCache<(Event, Answer)>,
+    inflight: Arc<Semaphore>,
+    dedup: Arc<Cache<Answer>>,
     /// How many `webhook refused` lines are written.
     pub refusal_log: LogBudget,
 }
 
 impl State {
-    /// State serving `app`, with `max_inflight` taken from its config.
+    /// State serving `app`, with `server.max_inflight` and `dedup.capacity` taken from
+    /// its config.
     pub fn new(app: App, metrics: Arc<Metrics>) -> State {
-        let inflight = Semaphore::new(app.server.max_inflight);
+        let inflight = Arc::new(Semaphore::new(app.server.max_inflight));
+        let dedup = Arc::new(Cache::new(app.dedup.capacity));
         State {
             app: ArcSwap::from_pointee(app),
             metrics,
             draining: AtomicBool::new(false),
             inflight,
-            replay: ReplayCache::new(REPLAY_CAPACITY),
+            dedup,
             refusal_log: LogBudget::default(),
         }
     }
@@ -199,13 +199,13 @@ impl State {
         self.draining.load(Ordering::SeqCst)
     }
 
-    /// Answers of recently acknowledged signed requests, by signature.
-    pub fn replay(&self) -> &ReplayCache<(Event, Answer)> {
-        &self.replay
+    /// Events being published and answers of recently acknowledged ones.
+    pub fn dedup(&self) -> &Arc<Cache<Answer>> {
+        &self.dedup
     }
 
     /// The in-flight request limit.
-    pub fn inflight(&self) -> &Semaphore {
+    pub fn inflight(&self) -> &Arc<Semaphore> {
         &self.inflight
     }
 }
@@ -278,7 +278,11 @@ mod tests {
                 &labels
             ));
         }
-        let replays = [("credential", "open")];
-        assert!(has_series(&scrape, "hookbridge_replays_total", &replays));
+        let deduplicated = [("credential", "open")];
+        assert!(has_series(
+            &scrape,
+            "hookbridge_deduplicated_total",
+            &deduplicated
+        ));
     }
 }

@@ -5,12 +5,14 @@
 //! ```text
 //! accept (connection limit) → route {prefix}/{event} + method → read body (size limit, timeout)
 //!  → authenticate against the credentials (raw bytes, constant time) → parse JSON (lenient literals)
+//!  → event key (a copy of an event in flight or answered gets that answer)
 //!  → find site UUID → build CloudEvents envelope → produce to Kafka (acks=all, idempotent)
-//!  → wait for the broker ack (bounded) → answer 200
+//!  → wait for the broker ack (bounded) → remember the answer → answer 200
 //! ```
 //!
 //! The one promise: **a 2xx answer means the broker acknowledged the record.** Anything
-//! else gets a non-2xx, so the sender retries: delivery is at least once.
+//! else gets a non-2xx, so the sender retries; every copy of an event within
+//! `dedup.window` gets the first copy's answer and id, without a second record.
 //!
 //! # Layout
 //!
@@ -19,6 +21,8 @@
 //!   failures to HTTP statuses; [`listener`]: accepting connections within limits, for
 //!   the webhook and admin listeners alike; [`route`]: URL path → event.
 //! - [`auth`]: credentials and how each scheme is verified.
+//! - [`dedup`]: the event key and id, and the cache that answers every copy of an event
+//!   with one record.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
@@ -31,7 +35,7 @@
 //!
 //! ```text
 //! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
-//!      → {auth, envelope, metrics, everbright, listener, log_budget, limit}
+//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -40,6 +44,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod dedup;
 pub mod envelope;
 pub mod everbright;
 pub mod ingress;

@@ -127,8 +127,8 @@ metrics! {
     kafka_errors: IntCounterVec = "hookbridge_kafka_errors_total", &["kind"];
     /// Webhook requests being processed.
     inflight: IntGauge = "hookbridge_inflight_requests", ();
-    /// Signed requests answered from the replay cache without a second record.
-    replays: IntCounterVec = "hookbridge_replays_total", &["credential"];
+    /// Requests answered with an earlier copy's answer (acknowledged, or awaited while in flight), without a second record.
+    deduplicated: IntCounterVec = "hookbridge_deduplicated_total", &["credential"];
     /// Config reload attempts, by result (success or failure).
     config_reloads: IntCounterVec = "hookbridge_config_reloads_total", &["result"];
     /// Unix time of the last successful config load.

@@ -21,7 +21,7 @@ use rdkafka::error::KafkaError;
 use tokio::signal::unix::{Signal, SignalKind};
 
 use crate::app::{App, State};
-use crate::config::{Config, Kafka, Origin, Server};
+use crate::config::{Config, Dedup, Kafka, Origin, Server};
 use crate::publish::Publish;
 
 /// How often the config and secret files are checked for changes.
@@ -32,6 +32,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub struct Running {
     server: Server,
     kafka: Kafka,
+    dedup: Dedup,
     secret_files: Vec<PathBuf>,
 }
 
@@ -41,6 +42,7 @@ impl Running {
         Running {
             server: config.server.clone(),
             kafka: config.kafka.clone(),
+            dedup: config.dedup,
             secret_files: config.secret_files.clone(),
         }
     }
@@ -153,6 +155,10 @@ fn warn_about_restart_only_changes(running: &Running, next: &Config) {
         (
             "server.shutdown_grace",
             a.shutdown_grace != b.shutdown_grace,
+        ),
+        (
+            "dedup.capacity",
+            running.dedup.capacity != next.dedup.capacity,
         ),
     ]
     .into_iter()

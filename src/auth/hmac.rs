@@ -7,7 +7,7 @@
 //! tests). Time is always passed in.
 //!
 //! It does not choose the credential (the caller does, by client id or by
-//! [`Hmac::selector_header`]), does not remember tags (see `replay`), and never reads the
+//! [`Hmac::selector_header`]), does not remember requests (see `dedup`), and never reads the
 //! clock.
 //!
 //! Rotation: with several secrets, every secret is tried against every presented
@@ -250,6 +250,7 @@ impl Hmac {
                     return Ok(Signed {
                         signed_at: None,
                         tag,
+                        message_id: None,
                     });
                 };
                 let (timestamp, signed_at) = self.timestamp(headers, timestamp_header, now)?;
@@ -257,6 +258,7 @@ impl Hmac {
                 Ok(Signed {
                     signed_at: Some(signed_at),
                     tag,
+                    message_id: None,
                 })
             }
             Layout::StandardWebhooks {
@@ -277,6 +279,7 @@ impl Hmac {
                 Ok(Signed {
                     signed_at: Some(signed_at),
                     tag,
+                    message_id: Some(id.to_vec()),
                 })
             }
         }

@@ -8,8 +8,8 @@
 //! is bounded and no timing difference tells which credential almost matched. The
 //! lookup order is fixed (header values, SigV4, Basic, HMAC client id, HMAC signature
 //! header); the first candidate found decides, with no fallback to the next.
-//! Schemes that sign a time also yield a [`ReplayKey`], so the pipeline can answer an
-//! identical retry without a second record.
+//! Schemes that carry a message id or sign a time also yield a [`SenderMark`], part of
+//! the event's identity, and say until when the request would still verify.
 //! A `none` credential matches only a request that carries no credential material at
 //! all.
 //!
@@ -21,7 +21,6 @@ pub mod basic;
 mod credential;
 pub mod header;
 pub mod hmac;
-pub mod replay;
 mod secret;
 mod signed;
 pub mod sigv4;
@@ -149,35 +148,42 @@ pub struct Request<'a> {
 pub struct Authenticated<'a> {
     /// The credential that matched.
     pub credential: &'a Credential,
-    /// For schemes that sign a time: what identifies this exact signed request, and
-    /// until when a replay of it would still verify.
-    pub replay: Option<ReplayKey>,
+    /// What the scheme tells about this sending beyond its body, if anything: part of
+    /// the event's identity.
+    pub mark: Option<SenderMark>,
+    /// For schemes that sign a time: signed time plus tolerance, after which this
+    /// request no longer verifies (so a replay of it until then must be answered).
+    pub verifies_until: Option<SystemTime>,
 }
 
-/// Identifies one signed request for replay detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplayKey {
-    /// The verified signature.
-    pub tag: [u8; 32],
-    /// Signed time plus tolerance: after it, the signature no longer verifies.
-    pub until: SystemTime,
+/// What a sender's scheme adds to a body to tell one event from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderMark {
+    /// The sender's own message id, kept across its retries (Standard Webhooks).
+    MessageId(Vec<u8>),
+    /// The signed timestamp (HMAC with a timestamp header, SigV4 `x-amz-date`).
+    SignedAt(SystemTime),
 }
 
 impl<'a> Authenticated<'a> {
     fn plain(credential: &'a Credential) -> Self {
         Authenticated {
             credential,
-            replay: None,
+            mark: None,
+            verifies_until: None,
         }
     }
 
     fn signed(credential: &'a Credential, signed: Signed, tolerance: std::time::Duration) -> Self {
+        let mark = match (signed.message_id, signed.signed_at) {
+            (Some(id), _) => Some(SenderMark::MessageId(id)),
+            (None, Some(at)) => Some(SenderMark::SignedAt(at)),
+            (None, None) => None,
+        };
         Authenticated {
             credential,
-            replay: signed.signed_at.map(|at| ReplayKey {
-                tag: signed.tag,
-                until: at + tolerance,
-            }),
+            mark,
+            verifies_until: signed.signed_at.map(|at| at + tolerance),
         }
     }
 }

@@ -11,15 +11,17 @@ use hmac::Mac;
 use sha2::Sha256;
 
 /// A request whose signature checked out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signed {
     /// The time the sender signed at (the signed timestamp), already checked to lie
     /// within the credential's tolerance of the verifier's clock. `None` for a body-only
     /// HMAC, which carries no timestamp.
     pub signed_at: Option<SystemTime>,
-    /// The verified MAC or signature bytes. Identical retries of one signed request
-    /// carry the same tag, so it keys the replay cache.
+    /// The verified MAC or signature bytes.
     pub tag: [u8; 32],
+    /// The sender's own id for the message, signed with it (Standard Webhooks
+    /// `webhook-id`): the sender keeps it across retries, even re-signed ones.
+    pub message_id: Option<Vec<u8>>,
 }
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.

@@ -450,7 +450,7 @@ fn signed_request(
     name: &str,
     tamper: bool,
     event: Event,
-) -> Result<(String, Option<ReplayKey>), Failure> {
+) -> Result<(String, Option<SystemTime>), Failure> {
     let c = auth.credentials().iter().find(|c| c.name == name).unwrap();
     let now = SystemTime::now();
     let uri = Uri::from_static("http://hooks.example.com/everbright/site-archived?x=1");
@@ -476,7 +476,7 @@ fn signed_request(
         body: sent_body,
     };
     auth.authenticate(&request, event, now)
-        .map(|a| (a.credential.name.clone(), a.replay))
+        .map(|a| (a.credential.name.clone(), a.verifies_until))
         .map_err(|r| r.failure)
 }
 
@@ -488,9 +488,9 @@ fn hmac_credentials_are_selected_by_client_id() {
         sigv4_cred("aws", "AKIDEXAMPLE", "aws-secret"),
     ]);
     let e = Event::SiteArchived;
-    let (name, replay) = signed_request(&a, "sunco", false, e).unwrap();
+    let (name, verifies_until) = signed_request(&a, "sunco", false, e).unwrap();
     assert_eq!(name, "sunco");
-    assert!(replay.is_some_and(|r| r.until > SystemTime::now()));
+    assert!(verifies_until.is_some_and(|until| until > SystemTime::now()));
     assert_eq!(signed_request(&a, "acme", false, e).unwrap().0, "acme");
     assert_eq!(
         signed_request(&a, "acme", true, e),
@@ -546,4 +546,43 @@ fn sigv4_with_an_unknown_access_key_is_refused_before_any_signature_work() {
             .failure,
         Failure::UnknownCredential
     );
+}
+
+#[test]
+fn the_sender_mark_is_the_message_id_else_the_signed_time() {
+    let mut settings = hmac::HmacSettings::new(SecretSet::single(Secret::new("whsec_c2VjcmV0")));
+    settings.preset = Some(hmac::Preset::StandardWebhooks);
+    let sw = Scheme::Hmac(Hmac::new(settings).unwrap());
+    let a = Authenticator::new(vec![
+        cred("sw", Environment::Production, EventSet::ALL, sw),
+        hmac_cred("acme", Some("acme"), "secret-acme", EventSet::ALL),
+    ]);
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let uri = Uri::from_static("/everbright/site-archived");
+    let mark = |name: &str| {
+        let c = a.credentials().iter().find(|c| c.name == name).unwrap();
+        let Scheme::Hmac(h) = &c.scheme else {
+            unreachable!()
+        };
+        let mut headers = HeaderMap::new();
+        for (k, v) in h.sign(b"{}", now) {
+            headers.insert(k, v);
+        }
+        let request = Request {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &headers,
+            body: b"{}",
+        };
+        let id = headers.get("webhook-id").map(|v| v.as_bytes().to_vec());
+        (
+            a.authenticate(&request, Event::SiteArchived, now)
+                .unwrap()
+                .mark,
+            id,
+        )
+    };
+    let (sw_mark, sw_id) = mark("sw");
+    assert_eq!(sw_mark, Some(SenderMark::MessageId(sw_id.unwrap())));
+    assert_eq!(mark("acme").0, Some(SenderMark::SignedAt(now)));
 }

@@ -56,6 +56,8 @@ pub struct Config {
     pub routes: Vec<(String, Event)>,
     /// `[payload]`: how bodies are read.
     pub payload: Payload,
+    /// `[dedup]`: how long, and for how many events, an answer is remembered.
+    pub dedup: Dedup,
     /// `[[credentials]]`: who may send webhooks; at least one.
     pub credentials: Vec<Credential>,
     /// `rate_limit` of the credentials that have one, by credential name.
@@ -138,6 +140,16 @@ pub struct Payload {
     pub form_json_fields: bool,
     /// JSON pointers tried in order to find the site UUID, per event.
     pub site_pointers: SitePointers,
+}
+
+/// `[dedup]`: every copy of an event within the window gets the first copy's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dedup {
+    /// How long an acknowledged event's answer is remembered (a signed request's is
+    /// kept at least until its signature stops verifying).
+    pub window: Duration,
+    /// The most events remembered at once; at least `server.max_inflight`.
+    pub capacity: usize,
 }
 
 /// Keys hookbridge sets itself; `kafka.properties` may not override them.
@@ -245,19 +257,21 @@ impl Config {
         let kafka = sections::kafka(root.table("kafka"));
         let routes = sections::routes(root.table("routes"));
         let payload = sections::payload(root.table("payload"));
+        let dedup = sections::dedup(root.table("dedup"));
         let (credentials, rate_limits) = credentials::read(&mut root);
         root.finish();
 
         // Cross-field rules run even when some keys had errors, so that one run reports
         // as much as possible; values that failed to parse fall back to their defaults.
-        let config = match (server, kafka, payload) {
-            (Some(server), Some(mut kafka), Some(payload)) => {
+        let config = match (server, kafka, payload, dedup) {
+            (Some(server), Some(mut kafka), Some(payload), Some(dedup)) => {
                 kafka.max_record_bytes = envelope::record_limit(server.max_body_bytes);
                 let config = Config {
                     server,
                     kafka,
                     routes,
                     payload,
+                    dedup,
                     credentials,
                     rate_limits,
                     secret_files: Vec::new(),

@@ -1,5 +1,5 @@
-//! The `[server]`, `[kafka]`, `[routes]` and `[payload]` tables, and the rules that
-//! span them.
+//! The `[server]`, `[kafka]`, `[routes]`, `[payload]` and `[dedup]` tables, and the
+//! rules that span them.
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use http::HeaderName;
 use toml::Value;
 
 use super::read::{Ctx, Section};
-use super::{Config, Kafka, OWNED_KAFKA_PROPERTIES, Payload, PropertyValue, Server};
+use super::{Config, Dedup, Kafka, OWNED_KAFKA_PROPERTIES, Payload, PropertyValue, Server};
 use crate::envelope::{self, Pointer, SitePointers};
 use crate::everbright::{Environment, Event};
 use crate::limit::Network;
@@ -53,6 +53,26 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
         max_connections: usize::try_from(max_connections).ok()?,
         failed_auth_limit,
         trusted_proxies,
+    })
+}
+
+/// The longest `dedup.window`: a day of answers is already more than any sender's
+/// retry schedule needs.
+const MAX_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The most `dedup.capacity` entries (each about 300 bytes: ~3 GiB at this limit).
+const MAX_DEDUP_CAPACITY: u64 = 10_000_000;
+
+pub(super) fn dedup(mut s: Section<'_, '_, '_>) -> Option<Dedup> {
+    let window = s.duration("window", Duration::from_secs(10 * 60));
+    if window > MAX_DEDUP_WINDOW {
+        s.error("window", "must be at most 24h");
+    }
+    let capacity = s.integer("capacity", 100_000, 1, MAX_DEDUP_CAPACITY);
+    s.finish();
+    Some(Dedup {
+        window,
+        capacity: usize::try_from(capacity).ok()?,
     })
 }
 
@@ -336,6 +356,15 @@ pub(super) fn cross_check(ctx: &Ctx<'_>, config: &Config) {
         );
     }
     record_size_rule(ctx, config);
+    if config.dedup.capacity < server.max_inflight {
+        ctx.error(
+            "dedup.capacity",
+            format!(
+                "must be at least server.max_inflight ({}): every request in flight holds an entry",
+                server.max_inflight
+            ),
+        );
+    }
     // Port 0 asks the system for a free port: two of those never collide.
     if server.listen == server.admin_listen && server.listen.port() != 0 {
         ctx.error("server.admin_listen", "must differ from server.listen");

@@ -54,6 +54,8 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(c.server.max_connections, 8192);
     assert_eq!(c.kafka.ack_timeout, Duration::from_secs(5));
     assert_eq!(c.kafka.envelope, envelope::Mode::Structured);
+    assert_eq!(c.dedup.window, Duration::from_secs(600));
+    assert_eq!(c.dedup.capacity, 100_000);
     assert!(c.payload.lenient_literals);
     assert!(c.payload.form_json_fields);
     assert!(!c.payload.xml_infer_types);
@@ -135,6 +137,33 @@ fn syntax_errors_and_missing_credentials() {
         &errors("[kafka]\nbrokers = \"b:9092\"\n"),
         "credentials: at least one [[credentials]] table is required",
     );
+}
+
+#[test]
+fn the_dedup_window_and_capacity_are_bounded() {
+    let with = |dedup: &str| MINIMAL.replace("[kafka]", &format!("[dedup]\n{dedup}\n[kafka]"));
+    let c = parse(&with("window = \"1h\"\ncapacity = 5000")).unwrap();
+    assert_eq!(
+        (c.dedup.window, c.dedup.capacity),
+        (Duration::from_secs(3600), 5000)
+    );
+    assert_has(
+        &errors(&with("window = \"0s\"")),
+        "dedup.window: must be greater than zero",
+    );
+    assert_has(
+        &errors(&with("window = \"25h\"")),
+        "dedup.window: must be at most 24h",
+    );
+    assert_has(
+        &errors(&with("capacity = 0")),
+        "dedup.capacity: must be between 1 and 10000000, found 0",
+    );
+    assert_has(
+        &errors(&with("capacity = 100")),
+        "dedup.capacity: must be at least server.max_inflight (4096): every request in flight holds an entry",
+    );
+    assert_has(&errors(&with("ttl = \"1m\"")), "dedup.ttl");
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset
 /// The attributes of one event.
 #[derive(Debug, Clone)]
 pub struct Attributes<'a> {
-    /// `id`: a UUIDv7, also returned to the sender.
+    /// `id`: derived from the event (see `dedup::EventKey`), also returned to the sender.
     pub id: Uuid,
     /// Gives `type`.
     pub event: Event,

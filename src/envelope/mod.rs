@@ -115,7 +115,7 @@ pub struct Settings {
 /// A verified webhook, as the envelope needs it.
 #[derive(Debug, Clone)]
 pub struct Incoming<'a> {
-    /// The new event id.
+    /// The event's id, derived from the event itself.
     pub id: Uuid,
     /// The event, from the route.
     pub event: Event,

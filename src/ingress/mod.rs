@@ -9,6 +9,7 @@
 //! `server.shutdown_grace`.
 
 pub mod pipeline;
+mod publication;
 pub mod reject;
 #[cfg(test)]
 mod tests;

@@ -7,27 +7,29 @@
 
 use std::error::Error as StdError;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body;
-use prometheus::IntGauge;
 use serde::Serialize;
-use tokio::sync::SemaphorePermit;
 use tracing::Level;
-use uuid::Uuid;
 
+use super::publication::{Admitted, First, record};
 use super::reject::{self, Reject, Unavailable, json_response};
 use crate::app::{Answer, App, State};
-use crate::auth::{self, Credential};
-use crate::envelope::{Incoming, Reason};
+use crate::auth::{self, SenderMark};
+use crate::dedup::{Claim, EventKey, Mark, Seen};
+use crate::envelope::Reason;
 use crate::everbright::Event;
 use crate::limit;
 use crate::listener::Peer;
-use crate::publish::{Delivery, ErrorKind, Record};
+
+/// Set on the answer to a copy of an event answered before (or in flight): the body is
+/// the first copy's, and no second record was written.
+pub const DEDUPLICATED: HeaderName = HeaderName::from_static("hookbridge-deduplicated");
 
 #[derive(Serialize)]
 struct Published<'a> {
@@ -67,7 +69,13 @@ fn response(answer: &Answer) -> Response<Full<Bytes>> {
         ),
     };
     // Serialising these plain structs cannot fail.
-    json_response(status, Bytes::from(body.unwrap_or_default()))
+    let mut response = json_response(status, Bytes::from(body.unwrap_or_default()));
+    if answer.deduplicated {
+        response
+            .headers_mut()
+            .insert(DEDUPLICATED, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// A request body the pipeline can read (hyper's `Incoming`, or a test body).
@@ -88,7 +96,10 @@ struct Trail<'a> {
 }
 
 /// Answers one webhook request.
-pub async fn handle<B: RequestBody>(state: &State, request: Request<B>) -> Response<Full<Bytes>> {
+pub async fn handle<B: RequestBody>(
+    state: &Arc<State>,
+    request: Request<B>,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let received = SystemTime::now();
     let app = state.app();
@@ -157,7 +168,7 @@ fn log(
     tracing::info!(
         event, %method, status, credential, duration_ms,
         id = %a.id, topic = a.topic, partition = a.delivery.partition, offset = a.delivery.offset,
-        deadletter = a.dead_letter.map(Reason::as_str), replayed = a.replayed,
+        deadletter = a.dead_letter.map(Reason::as_str), deduplicated = a.deduplicated,
         "webhook published"
     );
 }
@@ -165,8 +176,8 @@ fn log(
 /// Route, method and admission, then the rest of the request under
 /// `server.request_timeout`.
 async fn process<'a, B: RequestBody>(
-    state: &State,
-    app: &'a App,
+    state: &Arc<State>,
+    app: &'a Arc<App>,
     event: Option<Event>,
     request: Request<B>,
     received: SystemTime,
@@ -180,25 +191,12 @@ async fn process<'a, B: RequestBody>(
         return Err(Reject::MethodNotAllowed);
     }
     reject::transfer_coding(request.headers())?;
-    let client = client(app, &request);
-    locked_out(state, app, client)?;
-    let _admitted = admit(state)?;
-    let deliver = deliver(state, app, event, request, client, received, trail);
+    locked_out(state, app, client(app, &request))?;
+    let admitted = admit(state)?;
+    let deliver = deliver(state, app, event, request, received, admitted, trail);
     tokio::time::timeout(app.server.request_timeout, deliver)
         .await
         .unwrap_or(Err(Reject::Unavailable(Unavailable::RequestTimeout)))
-}
-
-/// A request admitted past the in-flight limit; counted while alive.
-struct Admitted<'a> {
-    _permit: SemaphorePermit<'a>,
-    gauge: &'a IntGauge,
-}
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.gauge.dec();
-    }
 }
 
 /// The client's address (see [`limit::client_address`]), when the request came over a
@@ -233,7 +231,11 @@ fn locked_out(state: &State, app: &App, client: Option<IpAddr>) -> Result<(), Re
 }
 
 /// Takes a token from the credential's `rate_limit` bucket, if it has one.
-fn rate_limit(state: &State, app: &App, credential: &Credential) -> Result<(), Reject> {
+fn rate_limit(
+    state: &State,
+    app: &App,
+    credential: &crate::auth::Credential,
+) -> Result<(), Reject> {
     let Some(bucket) = app.rate_limits.get(&credential.name) else {
         return Ok(());
     };
@@ -248,15 +250,16 @@ fn rate_limit(state: &State, app: &App, credential: &Credential) -> Result<(), R
 }
 
 /// Refuses work while draining or beyond `server.max_inflight`, before reading a byte.
-fn admit(state: &State) -> Result<Admitted<'_>, Reject> {
+fn admit(state: &State) -> Result<Admitted, Reject> {
     if state.is_draining() {
         return Err(Reject::Unavailable(Unavailable::Draining));
     }
     let permit = state
         .inflight()
-        .try_acquire()
+        .clone()
+        .try_acquire_owned()
         .map_err(|_| Reject::Unavailable(Unavailable::Overloaded))?;
-    let gauge = &state.metrics.inflight;
+    let gauge = state.metrics.inflight.clone();
     gauge.inc();
     Ok(Admitted {
         _permit: permit,
@@ -264,16 +267,19 @@ fn admit(state: &State) -> Result<Admitted<'_>, Reject> {
     })
 }
 
-/// An admitted webhook: body, authentication, replay, record, publication.
+/// An admitted webhook: body, authentication, then one answer per event: the answer
+/// of a copy seen before, or the first copy's publication.
 async fn deliver<'a, B: RequestBody>(
-    state: &State,
-    app: &'a App,
+    state: &Arc<State>,
+    app: &'a Arc<App>,
     event: Event,
     request: Request<B>,
-    client: Option<IpAddr>,
     received: SystemTime,
+    admitted: Admitted,
     trail: &mut Trail<'a>,
 ) -> Result<Answer, Reject> {
+    // The same lookup as before admission (cheap), not one more argument.
+    let client = client(app, &request);
     let (parts, body) = request.into_parts();
     let body = read_body(body, app.server.max_body_bytes, app.server.read_timeout).await?;
     let request = auth::Request {
@@ -288,27 +294,63 @@ async fn deliver<'a, B: RequestBody>(
                 limit.failed(ip, Instant::now());
             }
         })?;
-    if let Some(answer) = replayed(state, &authenticated, event, received) {
-        return Ok(answer);
-    }
-    rate_limit(state, app, authenticated.credential)?;
-    let (record, dead_letter, id) = record(app, event, &authenticated, &request, received);
-    let topic = record.topic.clone();
-    let delivery = publish(state, app, record).await?;
-    count_published(state, event, authenticated.credential, dead_letter);
-    let answer = Answer {
-        id,
-        topic,
-        delivery,
-        dead_letter,
-        replayed: false,
+    let credential = authenticated.credential;
+    let key = event_key(&authenticated, event, &body);
+    let claim = match claim(state, key, received).await {
+        Ok(claim) => claim,
+        Err(answer) => {
+            let metrics = &state.metrics.deduplicated;
+            metrics.with_label_values(&[&credential.name]).inc();
+            return Ok(answer);
+        }
     };
-    if let Some(key) = authenticated.replay {
-        state
-            .replay()
-            .insert(key.tag, (event, answer.clone()), key.until);
+    // Only a new event spends the credential's rate; dropping the claim frees the key.
+    rate_limit(state, app, credential)?;
+    let id = key.id();
+    let (record, dead_letter) = record(app, event, credential, &request, received, id);
+    let window_end = received + app.dedup.window;
+    let first = First {
+        state: state.clone(),
+        app: app.clone(),
+        claim,
+        _admitted: admitted,
+        event,
+        environment: credential.environment,
+        credential: credential.name.clone(),
+        remember_until: authenticated
+            .verifies_until
+            .map_or(window_end, |until| until.max(window_end)),
+    };
+    first.publish(record, id, dead_letter).await
+}
+
+/// What names the event: its credential, slug, sender's mark and raw body.
+fn event_key(authenticated: &auth::Authenticated<'_>, event: Event, body: &[u8]) -> EventKey {
+    let mark = match &authenticated.mark {
+        None => Mark::None,
+        Some(SenderMark::MessageId(id)) => Mark::MessageId(id),
+        Some(SenderMark::SignedAt(at)) => Mark::SignedAt(*at),
+    };
+    EventKey::new(&authenticated.credential.name, event.slug(), mark, body)
+}
+
+/// The right to publish the event, or the answer an earlier copy got (waiting for a
+/// copy in flight; when that one fails, trying again to claim it).
+async fn claim(state: &State, key: EventKey, now: SystemTime) -> Result<Claim<Answer>, Answer> {
+    loop {
+        let answer = match state.dedup().see(key, now) {
+            Seen::New(claim) => return Ok(claim),
+            Seen::Done(answer) => answer,
+            Seen::InFlight(waiter) => match waiter.answer().await {
+                Some(answer) => answer,
+                None => continue,
+            },
+        };
+        return Err(Answer {
+            deduplicated: true,
+            ..answer
+        });
     }
-    Ok(answer)
 }
 
 /// Verifies the request against the credentials; a refusal is counted by reason.
@@ -337,117 +379,6 @@ fn authenticate<'a>(
                 offer_basic: app.auth.offers_basic(),
             })
         }
-    }
-}
-
-/// The stored answer for an identical signed request whose record was acked.
-fn replayed(
-    state: &State,
-    authenticated: &auth::Authenticated<'_>,
-    event: Event,
-    received: SystemTime,
-) -> Option<Answer> {
-    let key = authenticated.replay?;
-    let (seen, answer) = state.replay().get(&key.tag, received)?;
-    (seen == event).then(|| {
-        let credential = &authenticated.credential.name;
-        state.metrics.replays.with_label_values(&[credential]).inc();
-        Answer {
-            replayed: true,
-            ..answer
-        }
-    })
-}
-
-/// The record for an authenticated request: the envelope, captured headers, and the
-/// event or dead-letter topic.
-fn record(
-    app: &App,
-    event: Event,
-    authenticated: &auth::Authenticated<'_>,
-    request: &auth::Request<'_>,
-    received: SystemTime,
-) -> (Record, Option<Reason>, Uuid) {
-    let credential = authenticated.credential;
-    let id = Uuid::now_v7();
-    let envelope = app.envelope.build(&Incoming {
-        id,
-        event,
-        environment: credential.environment,
-        credential: &credential.name,
-        organization: credential.organization.as_deref(),
-        content_type: request
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-        body: request.body,
-        received,
-    });
-    let mut headers = envelope.headers;
-    for name in &app.capture_headers {
-        if let Some(value) = request.headers.get(name) {
-            headers.push((name.as_str().to_string().into(), value.as_bytes().to_vec()));
-        }
-    }
-    let dead_letter = envelope.dead_letter;
-    let topic = app.topic(credential.environment, event, dead_letter.is_some());
-    let record = Record {
-        topic: topic.to_string(),
-        key: envelope.key,
-        value: envelope.value,
-        headers,
-        timestamp: received,
-    };
-    (record, dead_letter, id)
-}
-
-/// Hands the record to the publisher and waits, at most `kafka.ack_timeout`, for the
-/// broker's acknowledgement.
-async fn publish(state: &State, app: &App, record: Record) -> Result<Delivery, Reject> {
-    let metrics = &state.metrics;
-    let sent = Instant::now();
-    let delivery = match tokio::time::timeout(app.ack_timeout, app.publisher.publish(record)).await
-    {
-        Ok(Ok(delivery)) => delivery,
-        Ok(Err(e)) => {
-            metrics.kafka_errors.with_label_values(&[e.kind()]).inc();
-            return Err(e.into());
-        }
-        Err(_elapsed) => {
-            metrics
-                .kafka_errors
-                .with_label_values(&[ErrorKind::AckTimeout.as_str()])
-                .inc();
-            return Err(Reject::Unavailable(Unavailable::AckTimeout));
-        }
-    };
-    metrics
-        .kafka_ack_duration
-        .observe(sent.elapsed().as_secs_f64());
-    Ok(delivery)
-}
-
-/// Counts an acknowledged record: an event, or a dead letter by reason.
-fn count_published(
-    state: &State,
-    event: Event,
-    credential: &Credential,
-    dead_letter: Option<Reason>,
-) {
-    let metrics = &state.metrics;
-    match dead_letter {
-        None => metrics
-            .events_published
-            .with_label_values(&[
-                event.slug(),
-                credential.environment.as_str(),
-                &credential.name,
-            ])
-            .inc(),
-        Some(reason) => metrics
-            .deadletters
-            .with_label_values(&[event.slug(), reason.as_str()])
-            .inc(),
     }
 }
 

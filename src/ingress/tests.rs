@@ -20,6 +20,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::publish::{Delivery, Publish, PublishError, Publishing, Readiness, Record};
 
+mod dedup;
+
 const SITE: &str = "157802b4-99aa-4437-b250-934df337766a";
 
 /// What the fake does with each record.
@@ -105,10 +107,10 @@ username = "everbright"
 password = "test-secret"
 "#;
 
-fn state_with(publisher: Arc<FakePublisher>, config: &str) -> State {
+fn state_with(publisher: Arc<FakePublisher>, config: &str) -> Arc<State> {
     let config = Config::parse(config, Path::new("."), &|_| None).unwrap();
     let metrics = Arc::new(Metrics::new());
-    State::new(App::new(config, publisher, &metrics), metrics)
+    Arc::new(State::new(App::new(config, publisher, &metrics), metrics))
 }
 
 fn post(path: &str) -> http::request::Builder {
@@ -487,7 +489,7 @@ async fn no_ack_within_ack_timeout_is_503() {
 async fn over_max_inflight_is_503_at_once_and_draining_is_503() {
     let gate = Arc::new(Notify::new());
     let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
-    let state = Arc::new(state_with(fake.clone(), CONFIG));
+    let state = state_with(fake.clone(), CONFIG);
     let first = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -566,7 +568,7 @@ async fn an_identical_signed_request_is_answered_again_without_a_second_record()
     assert_eq!(
         state
             .metrics
-            .replays
+            .deduplicated
             .with_label_values(&["engine-hmac"])
             .get(),
         1
@@ -599,7 +601,7 @@ async fn a_request_that_was_not_acked_is_processed_again() {
     assert_eq!(
         state
             .metrics
-            .replays
+            .deduplicated
             .with_label_values(&["engine-hmac"])
             .get(),
         0

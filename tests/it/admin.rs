@@ -59,7 +59,7 @@ async fn metrics_livez_and_readyz() {
         "hookbridge_auth_failures_total",
         "hookbridge_deadletters_total",
         "hookbridge_kafka_errors_total",
-        "hookbridge_replays_total",
+        "hookbridge_deduplicated_total",
         "hookbridge_config_reloads_total",
         "hookbridge_config_last_reload_success_timestamp_seconds",
         "hookbridge_build_info",

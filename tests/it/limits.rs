@@ -49,10 +49,10 @@ async fn unknown_paths_other_methods_and_large_bodies_are_refused() {
 
     for method in [Method::PUT, Method::PATCH] {
         let answer = send(
-            method,
+            method.clone(),
             &server.url("/everbright/site-archived"),
             &[],
-            payload.clone(),
+            support::numbered_payload(method),
         )
         .await;
         assert_eq!(answer.status, StatusCode::OK);

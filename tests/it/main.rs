@@ -11,6 +11,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod dedup;
 mod formats;
 mod hostile;
 mod limits;

@@ -32,6 +32,8 @@ async fn paused_broker_means_503_within_ack_timeout_then_200_after_resume() {
     }
 
     broker.resume();
+    // Another event: the first one's answer is remembered and would not need Kafka.
+    let body = support::numbered_payload("after-resume");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let answer = post(&url, &[], body.clone()).await;
@@ -59,11 +61,7 @@ const TOPIC: &str = "everbright.production.milestone-status-change";
 
 /// Posts a distinct payload (`n`) and returns the answer's status and its id when 200.
 async fn post_numbered(url: &str, n: usize) -> (StatusCode, Option<String>) {
-    let body = format!(
-        r#"{{"site":"{}","status":"APPROVED","n":{n}}}"#,
-        support::SITE
-    );
-    let answer = post(url, &[], body).await;
+    let answer = post(url, &[], support::numbered_payload(n)).await;
     let id = (answer.status == StatusCode::OK)
         .then(|| answer.json()["id"].as_str().expect("id").to_string());
     (answer.status, id)

@@ -40,9 +40,9 @@ ack_timeout = "10s"
     // Hold the acks back so that the requests are in flight when SIGTERM arrives.
     broker.pause();
     let requests: Vec<_> = (0..5)
-        .map(|_| {
+        .map(|n| {
             let url = webhook.clone();
-            tokio::spawn(async move { post(&url, &[], support::payload(support::SITE)).await })
+            tokio::spawn(async move { post(&url, &[], support::numbered_payload(n)).await })
         })
         .collect();
     hookbridge

@@ -157,22 +157,18 @@ async fn tampering_stale_dates_replays_and_rotation() {
         assert_eq!(again.status, StatusCode::OK, "{credential} replay");
         let topic = format!("everbright.production.{}", event.slug());
         let records = consume(&broker, &topic, 1).await;
-        if credential == "github-style" {
-            // Body-only signatures carry no time, so a replay cannot be told from a
-            // retry of a new delivery: both are published.
-            assert_eq!(records.len(), 2, "{credential}");
-        } else {
-            assert_eq!(
-                again.json(),
-                first.json(),
-                "{credential}: replay answered from cache"
-            );
-            assert_eq!(
-                records.len(),
-                1,
-                "{credential}: a replay leaves no second record"
-            );
-        }
+        // Every scheme, body-only signatures included: the same event, one record.
+        assert_eq!(
+            again.json(),
+            first.json(),
+            "{credential}: replay answered from cache"
+        );
+        assert_eq!(again.headers["hookbridge-deduplicated"], "true");
+        assert_eq!(
+            records.len(),
+            1,
+            "{credential}: a replay leaves no second record"
+        );
     }
 
     // Stale signatures (10 minutes old, tolerance 5 minutes): 401.
@@ -230,8 +226,9 @@ async fn tampering_stale_dates_replays_and_rotation() {
     let records = consume(&broker, "everbright.production.milestone-status-change", 3).await;
     assert_eq!(records.len(), 3, "genuine + old + new secret");
     let metrics = server.metrics().await;
-    let replays = metrics.value("hookbridge_replays_total", &[("credential", "aws")]);
-    assert_eq!(replays, 1.0);
+    let deduplicated = [("credential", "aws")];
+    let deduplicated = metrics.value("hookbridge_deduplicated_total", &deduplicated);
+    assert_eq!(deduplicated, 1.0);
     let out_of_range = [("reason", "timestamp-out-of-range")];
     let failures = metrics.value("hookbridge_auth_failures_total", &out_of_range);
     assert_eq!(failures, 3.0);

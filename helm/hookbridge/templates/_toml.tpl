@@ -167,6 +167,11 @@ admin_listen = {{ printf "0.0.0.0:%d" (int .Values.ports.admin) | toJson }}
 [payload.site_pointers]
 {{- include "hookbridge.toml.scalars" . }}
 {{- end }}
+{{- with $config.dedup }}
+
+[dedup]
+{{- include "hookbridge.toml.scalars" . }}
+{{- end }}
 {{- range .Values.credentials }}
 {{- $cred := . }}
 

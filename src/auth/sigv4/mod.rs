@@ -240,6 +240,7 @@ impl SigV4 {
             Ok(Signed {
                 signed_at: Some(signed_at),
                 tag: auth.signature,
+                message_id: None,
             })
         } else {
             Err(SigV4Error::BadSignature)

@@ -259,6 +259,12 @@ pub fn payload(site: &str) -> String {
     format!(r#"{{"site":"{site}","status":"APPROVED"}}"#)
 }
 
+/// A valid payload for [`SITE`] that is event number `n`: distinct bodies are distinct
+/// events, where a test means several (identical ones would be answered once).
+pub fn numbered_payload(n: impl Display) -> String {
+    format!(r#"{{"site":"{SITE}","status":"APPROVED","n":"{n}"}}"#)
+}
+
 /// Sends a request built by `hookbridge::sender`, with `body` in place of the signed
 /// body when given (to tamper with it).
 pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> Answer {
@@ -275,12 +281,13 @@ pub async fn deliver(o: &hookbridge::sender::Outgoing, body: Option<&str>) -> An
     send(o.method.clone(), &o.url.to_string(), &headers, body).await
 }
 
-/// Posts a payload to `url` and asserts the broker-outage answer: 503 with
+/// Posts a new payload to `url` and asserts the broker-outage answer: 503 with
 /// `Retry-After`, within the test config's `kafka.ack_timeout` (3 s) plus the 1 s the
 /// contract allows.
 pub async fn assert_unavailable_within_ack_timeout(url: &str) {
     let started = std::time::Instant::now();
-    let answer = post(url, &[], payload(SITE)).await;
+    // A body never sent before, so no earlier answer stands in for this one.
+    let answer = post(url, &[], numbered_payload(uuid::Uuid::now_v7())).await;
     let took = started.elapsed();
     assert_eq!(
         answer.status,

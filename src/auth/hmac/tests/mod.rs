@@ -58,6 +58,7 @@ fn standard_webhooks_reference_vector_verifies() {
         .verify(&sw_headers(SW_SIGNATURE), SW_PAYLOAD, at(SW_TIMESTAMP))
         .unwrap();
     assert_eq!(signed.signed_at, Some(at(SW_TIMESTAMP)));
+    assert_eq!(signed.message_id.as_deref(), Some(SW_ID.as_bytes()));
     assert_eq!(
         format!("v1,{}", STANDARD.encode(signed.tag)),
         SW_SIGNATURE,

@@ -1,0 +1,15 @@
+//! One event, one id, one record: requests that carry the same event are answered by
+//! one publication.
+//!
+//! An event is named by its [`EventKey`] (credential, event, the sender's message id or
+//! signed time, raw body), from which the CloudEvents id derives, so that every replica
+//! and every retry gives an event the same id. The [`Cache`] single-flights the copies
+//! of an event that arrive together and remembers the answer for the window, whatever
+//! the scheme. This module holds no policy about windows or what an answer is: the
+//! pipeline decides both.
+
+mod cache;
+mod key;
+
+pub use cache::{Cache, Claim, Seen, Waiter};
+pub use key::{EventKey, Mark};

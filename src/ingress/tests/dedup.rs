@@ -1,0 +1,144 @@
+//! One event, one id, one record: copies of an event, whatever the scheme, get the
+//! first copy's answer.
+
+use super::*;
+use crate::dedup::{EventKey, Mark};
+use crate::ingress::pipeline::DEDUPLICATED;
+
+/// Like `CONFIG`, with room for several requests at once.
+const WIDE: &str = r#"
+[server]
+max_inflight = 64
+[kafka]
+brokers = "unused:9092"
+[[credentials]]
+name = "engine"
+scheme = "header"
+header = "X-Api-Key"
+value = "prod-secret"
+"#;
+
+fn deduplicated(state: &State) -> u64 {
+    let metric = &state.metrics.deduplicated;
+    metric.with_label_values(&["engine"]).get()
+}
+
+fn copy() -> Request<Full<Bytes>> {
+    request(
+        "/everbright/stage-transition",
+        Some("prod-secret"),
+        &payload(),
+    )
+}
+
+#[tokio::test]
+async fn the_id_is_derived_from_credential_event_and_body() {
+    let fake = FakePublisher::new(Behaviour::Ack);
+    let state = state_with(fake.clone(), WIDE);
+    let (_, _, body) = json(handle(&state, copy()).await).await;
+    let key = EventKey::new(
+        "engine",
+        "stage-transition",
+        Mark::None,
+        payload().as_bytes(),
+    );
+    assert_eq!(body["id"], key.id().to_string());
+    let envelope: Value = serde_json::from_slice(&fake.records()[0].value).unwrap();
+    assert_eq!(envelope["id"], body["id"]);
+}
+
+#[tokio::test]
+async fn a_repeat_after_the_ack_gets_the_original_answer_and_no_record() {
+    let fake = FakePublisher::new(Behaviour::Ack);
+    let state = state_with(fake.clone(), WIDE);
+    let (s1, h1, b1) = json(handle(&state, copy()).await).await;
+    let (s2, h2, b2) = json(handle(&state, copy()).await).await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(b1, b2, "same id, topic, partition and offset");
+    assert!(!h1.contains_key(&DEDUPLICATED));
+    assert_eq!(h2[&DEDUPLICATED], "true");
+    assert_eq!(fake.records().len(), 1);
+    assert_eq!(deduplicated(&state), 1);
+    let other = request(
+        "/everbright/stage-transition",
+        Some("prod-secret"),
+        &payload().replace("APPROVED", "REJECTED"),
+    );
+    let (_, _, b3) = json(handle(&state, other).await).await;
+    assert_ne!(b3["id"], b1["id"], "another body is another event");
+    assert_eq!(fake.records().len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_copies_single_flight_to_one_record() {
+    let gate = Arc::new(Notify::new());
+    let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
+    let state = state_with(fake.clone(), WIDE);
+    let copies: Vec<_> = (0..20)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move { json(handle(&state, copy()).await).await })
+        })
+        .collect();
+    while state.metrics.inflight.get() < 20 {
+        tokio::task::yield_now().await;
+    }
+    gate.notify_one();
+    let mut ids = Vec::new();
+    for copy in copies {
+        let (status, _, body) = copy.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        ids.push(body["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one id: {ids:?}");
+    assert_eq!(fake.records().len(), 1);
+    assert_eq!(deduplicated(&state), 19);
+}
+
+#[tokio::test]
+async fn a_copy_whose_client_hung_up_is_still_published_and_remembered() {
+    let gate = Arc::new(Notify::new());
+    let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
+    let state = state_with(fake.clone(), WIDE);
+    {
+        let hung_up = handle(&state, copy());
+        tokio::pin!(hung_up);
+        while fake.records().is_empty() {
+            assert!(futures_poll_once(hung_up.as_mut()).await.is_none());
+            tokio::task::yield_now().await;
+        }
+        // Dropped here, as hyper drops the future of a closed connection.
+    }
+    gate.notify_one();
+    while state.metrics.inflight.get() > 0 {
+        tokio::task::yield_now().await;
+    }
+    let (status, headers, body) = json(handle(&state, copy()).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[&DEDUPLICATED], "true");
+    assert_eq!(body["offset"], 0);
+    assert_eq!(fake.records().len(), 1);
+    let published = &state.metrics.events_published;
+    let labels = ["stage-transition", "production", "engine"];
+    assert_eq!(published.with_label_values(&labels).get(), 1);
+}
+
+/// Polls `future` once: its output if it finished.
+async fn futures_poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut future).poll(cx) {
+            Poll::Ready(out) => Some(out),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_first_copy_lets_the_next_one_publish() {
+    let state = state_with(FakePublisher::new(Behaviour::Hang), WIDE);
+    let first = handle(&state, copy()).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(state.dedup().len(), 0, "the ack timeout released the event");
+}
