@@ -69,7 +69,7 @@ check_kafka() {
     exit 1
   fi
   if ! "$bin/examples/tail" --brokers "127.0.0.1:$kafka_port" --topic "$topic" \
-    --count "$1" --quiet --timeout 120 >/dev/null; then
+    --count "$1" --quiet --timeout $((60 + $1 / 5000)) >/dev/null; then
     echo "error: $1 requests were answered 2xx, but not all their records are on Kafka" >&2
     exit 1
   fi
