@@ -16,7 +16,7 @@
 # script fails unless every 2xx has its record (and, for hookbridge, none was a
 # replay). Writes $LOAD_OUT/RESULTS.md, load.png and load-runs.jsonl (the raw runs).
 #
-# Usage: scripts/bench-load.sh        (about 12 minutes with the defaults)
+# Usage: scripts/bench-load.sh        (15-20 minutes with the defaults)
 # Environment: LOAD_SECONDS (8) measured per run, LOAD_WARMUP (2), LOAD_CONNS (128),
 # LOAD_RATES ("50 80 100"), LOAD_BODIES ("2k 10k"), LOAD_SETUPS (all six, in the
 # order above; plain and producer first, as the ratios need them), LOAD_OUT (benches).
