@@ -1,6 +1,7 @@
 //! Reads records from a topic and prints them: key, headers, and the value (pretty
 //! JSON when it is JSON). A plain Kafka consumer, independent of hookbridge's own code,
-//! used by `scripts/demo.sh` to show what downstream services receive.
+//! used by `scripts/demo.sh` to show what downstream services receive, and with
+//! `--quiet` by `scripts/bench-load.sh` to count what a load run put on Kafka.
 //!
 //! ```text
 //! cargo run --example tail -- --brokers 127.0.0.1:9092 --topic everbright.production.milestone-status-change --count 1
@@ -28,6 +29,9 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Print only the number of records read (`scripts/bench-load.sh` counts with it).
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,6 +70,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let m = message?;
         seen += 1;
+        if args.quiet {
+            continue;
+        }
         println!(
             "--- {} partition {} offset {}",
             m.topic(),
@@ -88,6 +95,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(json) => println!("{}", serde_json::to_string_pretty(&json)?),
             Err(_) => println!("{}", String::from_utf8_lossy(value)),
         }
+    }
+    if args.quiet {
+        println!("{seen}");
     }
     Ok(())
 }

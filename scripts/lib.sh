@@ -2,7 +2,7 @@
 # Shared by scripts/demo.sh and scripts/check-metrics.sh: a local tansu broker and a
 # hookbridge process on loopback, cleaned up on exit.
 # Source it from the repository root; it defines: work, free_port, wait_for,
-# apt_install, cargo_target_dir, start_tansu, local_config, start_hookbridge.
+# apt_install, cargo_target_dir, start_tansu, local_config, start_hookbridge, stop.
 
 work=$(mktemp -d)
 pids=()
@@ -12,6 +12,16 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# stop PID: ends a process started here before the script's end (scripts/bench-load.sh
+# runs a fresh broker and hookbridge per measurement) and forgets it.
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+}
 
 # apt_install COMMAND PACKAGE: installs the Debian package when COMMAND is missing.
 apt_install() {
@@ -42,9 +52,10 @@ wait_for() {
   exit 1
 }
 
-# start_tansu: installs and starts tansu on a free port; sets kafka_port. tansu cannot
-# report a port the system chose, so a port is picked first; when another process
-# takes it before tansu binds, tansu exits without "ready", and another port is tried.
+# start_tansu: installs and starts tansu on a free port; sets kafka_port and tansu_pid.
+# tansu cannot report a port the system chose, so a port is picked first; when another
+# process takes it before tansu binds, tansu exits without "ready", and another port
+# is tried.
 start_tansu() {
   local tansu pid attempt
   tansu=$(scripts/install-tools.sh)
@@ -57,6 +68,8 @@ start_tansu() {
     for _ in $(seq 1 100); do
       if grep -q "ready in" "$work/tansu.log"; then
         pids+=("$pid")
+        # shellcheck disable=SC2034 # for the scripts that source this one
+        tansu_pid=$pid
         return 0
       fi
       kill -0 "$pid" 2>/dev/null || break
@@ -80,23 +93,27 @@ local_config() {
       "$1" >"$work/hookbridge.toml"
 }
 
-# start_hookbridge BINARY: serves $work/hookbridge.toml, reads the bound addresses from
-# its "hookbridge listening" log line into listen and admin (host:port), and waits
-# until it is ready.
+# start_hookbridge BINARY [LOG_FORMAT]: serves $work/hookbridge.toml logging to
+# $work/hookbridge.log (text unless LOG_FORMAT says json; RUST_LOG sets the level),
+# reads the bound addresses from its "hookbridge listening" log line into listen and
+# admin (host:port), sets hookbridge_pid, and waits until it is ready.
 start_hookbridge() {
   local pid line=""
-  "$1" --log-format text serve --config "$work/hookbridge.toml" >"$work/hookbridge.log" 2>&1 &
+  "$1" --log-format "${2:-text}" serve --config "$work/hookbridge.toml" >"$work/hookbridge.log" 2>&1 &
   pid=$!
   pids+=("$pid")
+  # shellcheck disable=SC2034 # for the scripts that source this one
+  hookbridge_pid=$pid
   for _ in $(seq 1 100); do
     line=$(grep -m 1 "hookbridge listening" "$work/hookbridge.log" || true)
     [ -n "$line" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  # The text log line: `… hookbridge listening listen=127.0.0.1:41234 admin=127.0.0.1:39871 …`
-  listen=$(sed -n 's/.* listen=\([^ ]*\).*/\1/p' <<<"$line")
-  admin=$(sed -n 's/.* admin=\([^ ]*\).*/\1/p' <<<"$line")
+  # The log line: `… hookbridge listening listen=127.0.0.1:41234 admin=127.0.0.1:39871 …`
+  # in text, `{…"listen":"127.0.0.1:41234","admin":"127.0.0.1:39871"…}` in JSON.
+  listen=$(sed -n 's/.*[ "]listen"\{0,1\}[=:]"\{0,1\}\([0-9.:]*\).*/\1/p' <<<"$line")
+  admin=$(sed -n 's/.*[ "]admin"\{0,1\}[=:]"\{0,1\}\([0-9.:]*\).*/\1/p' <<<"$line")
   if [ -z "$listen" ] || [ -z "$admin" ]; then
     echo "error: hookbridge did not report its listeners; its log:" >&2
     cat "$work/hookbridge.log" >&2
