@@ -75,12 +75,13 @@ check_kafka() {
   fi
 }
 
-# check_no_replays: the signed runs must not have been answered from the replay cache.
+# check_no_replays: no request may have been answered as a copy of an earlier event
+# (every body carries its own sequence number), or the run measured the dedup cache.
 check_no_replays() {
-  local replays
-  replays=$(curl -fsS "http://$admin/metrics" | awk '/^hookbridge_replays_total/ {n += $2} END {print n + 0}')
-  if [ "$replays" != "0" ]; then
-    echo "error: $replays requests were answered from the replay cache" >&2
+  local copies
+  copies=$(curl -fsS "http://$admin/metrics" | awk '/^hookbridge_deduplicated_total/ {n += $2} END {print n + 0}')
+  if [ "$copies" != "0" ]; then
+    echo "error: $copies requests were answered as copies of an earlier event" >&2
     exit 1
   fi
 }

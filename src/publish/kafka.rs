@@ -43,7 +43,7 @@ const DEFAULT_STATISTICS_INTERVAL_MS: &str = "15000";
 /// How long librdkafka waits to fill a batch, unless `kafka.properties` sets it. Every
 /// webhook waits for its own ack, so this is added to each request's latency;
 /// librdkafka's default of 5 ms measured at less than half the throughput of 1 ms in
-/// `scripts/load.sh` (records queued while a request is in flight still batch).
+/// `scripts/bench-load.sh` (records queued while a request is in flight still batch).
 const DEFAULT_LINGER_MS: &str = "1";
 
 /// The librdkafka client callbacks of one producer: logs, errors and statistics go to

@@ -105,16 +105,21 @@ impl Target {
 
 impl Http {
     /// Request `seq`, signed now. The sequence number in the query string makes every
-    /// request distinct even for a signature with one-second timestamps (SigV4).
+    /// request distinct even for a signature with one-second timestamps (SigV4), and the
+    /// one in the body (a first member `"seq"`) makes every request a distinct event,
+    /// which hookbridge would otherwise answer once and deduplicate.
     fn outgoing(&self, seq: u64) -> Result<Outgoing, sender::SenderError> {
         let url = format!("{}?n={seq}", self.url);
+        let rest = self.body.strip_prefix(b"{").unwrap_or(&self.body);
+        let mut body = format!("{{\"seq\":{seq},").into_bytes();
+        body.extend_from_slice(rest);
         let draft = Draft {
             credential: &self.credential,
             event: self.event,
             method: Method::POST,
             url: Some(&url),
             content_type: "application/json",
-            body: self.body.clone(),
+            body: Bytes::from(body),
         };
         sender::build(&self.config, draft, SystemTime::now())
     }
