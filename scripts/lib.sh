@@ -52,7 +52,8 @@ wait_for() {
   exit 1
 }
 
-# start_tansu: installs and starts tansu on a free port; sets kafka_port and tansu_pid.
+# start_tansu [PORT]: installs and starts tansu on PORT (scripts/soak.sh restarts the
+# broker where it was) or a free port; sets kafka_port and tansu_pid.
 # tansu cannot report a port the system chose, so a port is picked first; when another
 # process takes it before tansu binds, tansu exits without "ready", and another port
 # is tried.
@@ -60,7 +61,7 @@ start_tansu() {
   local tansu pid attempt
   tansu=$(scripts/install-tools.sh)
   for attempt in 1 2 3 4 5; do
-    kafka_port=$(free_port)
+    kafka_port=${1:-$(free_port)}
     "$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" \
       --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
       --storage-engine memory://tansu/ >"$work/tansu.log" 2>&1 &

@@ -38,6 +38,9 @@ pub struct Http {
     credential: String,
     event: Event,
     body: Bytes,
+    /// Tells this run's events from an earlier run's with the same sequence numbers
+    /// (scripts/soak.sh runs the generator again and again against one hookbridge).
+    run: u128,
 }
 
 /// Records produced with hookbridge's producer settings.
@@ -71,6 +74,9 @@ impl Target {
             credential: credential.to_string(),
             event,
             body,
+            run: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
         };
         http.outgoing(0)?;
         Ok(Target::Http(Box::new(http)))
@@ -111,7 +117,7 @@ impl Http {
     fn outgoing(&self, seq: u64) -> Result<Outgoing, sender::SenderError> {
         let url = format!("{}?n={seq}", self.url);
         let rest = self.body.strip_prefix(b"{").unwrap_or(&self.body);
-        let mut body = format!("{{\"seq\":{seq},").into_bytes();
+        let mut body = format!("{{\"seq\":\"{}-{seq}\",", self.run).into_bytes();
         body.extend_from_slice(rest);
         let draft = Draft {
             credential: &self.credential,
