@@ -282,6 +282,7 @@ async fn supervise(shared: Arc<Shared>, topic: String) {
 /// [`LIMITS_INTERVAL`]; exports them and warns about those that fall short.
 async fn check_limits(shared: Arc<Shared>) {
     let mut reported: Vec<Finding> = Vec::new();
+    let mut failed: Option<String> = None;
     loop {
         let topics = shared
             .topics
@@ -290,6 +291,7 @@ async fn check_limits(shared: Arc<Shared>) {
             .clone();
         let wait = match topics::check(&shared.config, &topics).await {
             Ok(limits) => {
+                failed = None;
                 let gauge = &shared.metrics.kafka_topic_max_message_bytes;
                 gauge.reset();
                 for limit in &limits {
@@ -311,7 +313,13 @@ async fn check_limits(shared: Arc<Shared>) {
                 LIMITS_INTERVAL
             }
             Err(e) => {
-                tracing::debug!(error = %e, "cannot look up the topics' size limits yet");
+                // Once per kind of failure: at start the brokers may not answer yet,
+                // and without the DescribeConfigs ACL the check can never run.
+                let why = e.to_string();
+                if failed.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %e, "cannot look up the topics' size limits (max.message.bytes); hookbridge needs DescribeConfigs on its topics to check them, and tries again every 30 s");
+                    failed = Some(why);
+                }
                 LIMITS_RETRY
             }
         };
