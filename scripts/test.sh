@@ -3,7 +3,8 @@
 # with the Rust toolchain: installs what it needs into .tools/, checks the generated
 # fixtures, lints, runs the unit, handler and integration tests (against real brokers:
 # Apache Kafka from Maven Central's jars where the behaviour depends on the broker,
-# tansu where a broker in milliseconds is enough) and the doc tests, then validates
+# tansu where a broker in milliseconds is enough) and the doc tests, checks the topic
+# contract of the example config (docs/contract), then validates
 # the deployment artifacts (Helm chart, manifests, alerts, dashboard, Dockerfile,
 # scripts) offline.
 set -euo pipefail
@@ -21,6 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 TANSU_BIN=$(scripts/install-tools.sh)
 export TANSU_BIN
+echo "==> contract validators (check-jsonschema, @asyncapi/parser)"
+CHECK_JSONSCHEMA=$(scripts/install-contract-tools.sh)
+export CHECK_JSONSCHEMA
 echo "==> Apache Kafka (scripts/kafka.sh install: Maven Central, once)"
 scripts/kafka.sh install >/dev/null
 
@@ -33,6 +37,8 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
+echo "==> the example config's topic contract (docs/contract) is current and valid"
+scripts/contract.sh
 echo "==> fuzzing the body converters (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 echo "==> the Dockerfile's release build"

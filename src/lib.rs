@@ -28,13 +28,15 @@
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
 //!   lines are written; [`shutdown`]: the signal to stop.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
+//! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
+//!   topics a config writes, for the teams that consume them.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
+//! main → lib → {ingress, admin, reload, sender, contract} → app → {config, publish, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
@@ -44,6 +46,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod contract;
 pub mod dedup;
 pub mod envelope;
 pub mod everbright;

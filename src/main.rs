@@ -53,6 +53,13 @@ enum Command {
     /// Send a request signed for a credential; print the status and answer. Exits 1
     /// when the answer is not 2xx.
     Send(sender::Args),
+    /// Write the contract of the config's topics: an AsyncAPI 3.0 document and the JSON
+    /// Schemas of the records.
+    Contract {
+        /// The folder to write `asyncapi.yaml` and `schemas/` into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,6 +73,7 @@ const EX_USAGE: u8 = 2;
 const EX_CONFIG: u8 = 64;
 const EX_UNAVAILABLE: u8 = 69;
 const EX_SOFTWARE: u8 = 70;
+const EX_CANTCREAT: u8 = 73;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -106,6 +114,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Contract { out } => contract(&config, &out),
         Command::Sign(r) => request(&config, r, false),
         Command::Send(r) => request(&config, r, true),
     }
@@ -158,6 +167,23 @@ async fn check_kafka(config: &Config, path: &str) -> ExitCode {
         Err(e) => {
             eprintln!("{path}: kafka: cannot look up the topics' limits: {e}");
             ExitCode::from(EX_UNAVAILABLE)
+        }
+    }
+}
+
+/// `contract`: the AsyncAPI document and the schemas, written under `out`.
+fn contract(config: &Config, out: &std::path::Path) -> ExitCode {
+    let files = hookbridge::contract::generate(config);
+    match hookbridge::contract::write(&files, out) {
+        Ok(()) => {
+            for file in &files {
+                print(&out.join(&file.path).display().to_string());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the contract to {}: {e}", out.display());
+            ExitCode::from(EX_CANTCREAT)
         }
     }
 }

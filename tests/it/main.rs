@@ -12,6 +12,7 @@ mod support;
 mod admin;
 mod auth;
 mod cluster;
+mod contract;
 mod dedup;
 mod formats;
 mod hostile;
