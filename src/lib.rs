@@ -30,13 +30,15 @@
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
 //! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
 //!   topics a config writes, for the teams that consume them.
+//! - [`redrive`]: `hookbridge redrive`, dead letters republished once a fixed config
+//!   can read them.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender, contract} → app → {config, publish, route}
+//! main → lib → {ingress, admin, reload, sender, contract → redrive} → app → {config, publish, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
@@ -56,6 +58,7 @@ pub mod listener;
 pub mod log_budget;
 pub mod metrics;
 pub mod publish;
+pub mod redrive;
 pub mod reload;
 pub mod route;
 pub mod sender;

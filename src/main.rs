@@ -60,6 +60,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Republish the dead letters that today's config turns into events, then report.
+    Redrive {
+        /// Report what would be republished; publish and commit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Examine every dead letter still on the topics, not only those after the last
+        /// run (records republished before are republished again, with the same id).
+        #[arg(long)]
+        from_beginning: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +125,16 @@ fn main() -> ExitCode {
         }
         Command::Serve => serve(config),
         Command::Contract { out } => contract(&config, &out),
+        Command::Redrive {
+            dry_run,
+            from_beginning,
+        } => redrive(
+            &config,
+            hookbridge::redrive::Options {
+                dry_run,
+                from_beginning,
+            },
+        ),
         Command::Sign(r) => request(&config, r, false),
         Command::Send(r) => request(&config, r, true),
     }
@@ -184,6 +204,25 @@ fn contract(config: &Config, out: &std::path::Path) -> ExitCode {
         Err(e) => {
             eprintln!("error: cannot write the contract to {}: {e}", out.display());
             ExitCode::from(EX_CANTCREAT)
+        }
+    }
+}
+
+/// `redrive`: the report on stdout, progress and errors on stderr.
+#[tokio::main]
+async fn redrive(config: &Config, options: hookbridge::redrive::Options) -> ExitCode {
+    let mut progress = |line: &str| eprintln!("{line}");
+    let (report, result) = hookbridge::redrive::run(config, options, &mut progress).await;
+    print(&report.to_string());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ hookbridge::redrive::Error::Producer(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EX_SOFTWARE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EX_UNAVAILABLE)
         }
     }
 }

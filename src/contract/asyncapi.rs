@@ -15,6 +15,7 @@ use super::servers;
 use crate::config::Config;
 use crate::envelope::{Mode, STRUCTURED_CONTENT_TYPE};
 use crate::everbright::{Environment, Event};
+use crate::redrive;
 
 /// The AsyncAPI version written.
 const VERSION: &str = "3.0.0";
@@ -24,9 +25,6 @@ const KAFKA_BINDINGS: &str = "0.5.0";
 
 /// How payload schemas are declared: they are JSON Schema 2020-12 files.
 const SCHEMA_FORMAT: &str = "application/schema+json;version=2020-12";
-
-/// The consumer group `hookbridge redrive` commits its progress under.
-pub const REDRIVE_GROUP: &str = "hookbridge-redrive";
 
 /// One topic and what goes to it.
 #[derive(Default)]
@@ -160,7 +158,7 @@ fn operations(channels: &BTreeMap<String, Channel>) -> Value {
                     "channel": reference(&channel_ref),
                     "messages": [reference(&format!("{channel_ref}/messages/deadletter"))],
                     "bindings": {"kafka": {
-                        "groupId": {"type": "string", "enum": [REDRIVE_GROUP]},
+                        "groupId": {"type": "string", "enum": [redrive::GROUP]},
                         "bindingVersion": KAFKA_BINDINGS,
                     }},
                 }),

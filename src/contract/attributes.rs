@@ -196,5 +196,13 @@ pub fn all(kind: Records) -> Vec<Attribute> {
             Required,
             json!({"type": "string", "enum": reasons, "description": "Why the body could not become an event."}),
         ),
+        attribute(
+            crate::redrive::REDRIVEN,
+            Optional,
+            Absent,
+            time(
+                "When hookbridge redrive republished this event from its dead letter; absent on records published on arrival.",
+            ),
+        ),
     ]
 }

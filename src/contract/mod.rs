@@ -19,8 +19,6 @@ mod text;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use asyncapi::REDRIVE_GROUP;
-
 use crate::config::Config;
 use crate::everbright::Event;
 

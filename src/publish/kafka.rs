@@ -377,19 +377,33 @@ fn create(
     })
 }
 
-/// The librdkafka configuration for `kafka`: the user's properties, then the keys
-/// hookbridge owns (which the config refuses as properties).
-pub fn client_config(kafka: &Kafka) -> ClientConfig {
+/// How any client of hookbridge's reaches the cluster: `kafka.brokers` and the user's
+/// properties (TLS, SASL, …), which a consumer shares with the producer.
+pub fn connection_config(kafka: &Kafka) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config
-        .set("client.id", "hookbridge")
-        .set("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS)
-        .set("linger.ms", DEFAULT_LINGER_MS);
+    config.set("client.id", "hookbridge");
     for (key, value) in &kafka.properties {
         match value {
             PropertyValue::Plain(v) => config.set(key, v),
             PropertyValue::Secret(s) => config.set(key, String::from_utf8_lossy(s.expose())),
         };
+    }
+    config.set("bootstrap.servers", &kafka.brokers);
+    config
+}
+
+/// The librdkafka configuration of the producer for `kafka`: hookbridge's defaults,
+/// the user's properties, then the keys hookbridge owns (which the config refuses as
+/// properties).
+pub fn client_config(kafka: &Kafka) -> ClientConfig {
+    let mut config = connection_config(kafka);
+    for (key, value) in [
+        ("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS),
+        ("linger.ms", DEFAULT_LINGER_MS),
+    ] {
+        if !kafka.properties.iter().any(|(k, _)| k == key) {
+            config.set(key, value);
+        }
     }
     if !kafka
         .properties
@@ -400,7 +414,6 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     }
     let ack_ms = kafka.ack_timeout.as_millis().max(1).to_string();
     config
-        .set("bootstrap.servers", &kafka.brokers)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("message.timeout.ms", &ack_ms);

@@ -21,6 +21,7 @@ mod logs;
 mod outage;
 mod publish;
 mod ratelimit;
+mod redrive;
 mod reload;
 mod secure;
 mod shutdown;
