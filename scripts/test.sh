@@ -4,7 +4,8 @@
 # fixtures, lints, runs the unit, handler and integration tests (against real brokers:
 # Apache Kafka from Maven Central's jars where the behaviour depends on the broker,
 # tansu where a broker in milliseconds is enough) and the doc tests, checks the topic
-# contract of the example config (docs/contract), then validates
+# contract of the example config (docs/contract), tries the consumer examples of the
+# README (scripts/consumers.sh), then validates
 # the deployment artifacts (Helm chart, manifests, alerts, dashboard, Dockerfile,
 # scripts) offline.
 set -euo pipefail
@@ -39,6 +40,8 @@ cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
 echo "==> the example config's topic contract (docs/contract) is current and valid"
 scripts/contract.sh
+echo "==> the README's consumer section: both consumer examples against Apache Kafka"
+scripts/consumers.sh
 echo "==> fuzzing the body converters (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 echo "==> the Dockerfile's release build"

@@ -72,21 +72,38 @@ pub struct Context {
     tx_errors: Mutex<HashMap<String, u64>>,
 }
 
-impl ClientContext for Context {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
+/// How much of librdkafka's own log a client passes on to tracing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Each line at its own level.
+    All,
+    /// Errors at error level, the rest at debug.
+    Errors,
+}
+
+/// Passes one librdkafka log line on to tracing (target `librdkafka`).
+pub fn log(verbosity: Verbosity, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match (level, verbosity) {
+        (
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+            | RDKafkaLogLevel::Error,
+            _,
+        ) => tracing::error!(target: "librdkafka", facility, "{message}"),
+        (RDKafkaLogLevel::Warning, Verbosity::All) => {
+            tracing::warn!(target: "librdkafka", facility, "{message}")
         }
+        (RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info, Verbosity::All) => {
+            tracing::info!(target: "librdkafka", facility, "{message}")
+        }
+        _ => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log(Verbosity::All, level, facility, message);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -289,6 +306,11 @@ async fn check_limits(shared: Arc<Shared>) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        if topics.is_empty() {
+            // Nothing to check (`hookbridge redrive` counts refusals itself).
+            shared.topics_changed.notified().await;
+            continue;
+        }
         let wait = match topics::check(&shared.config, &topics).await {
             Ok(limits) => {
                 failed = None;

@@ -178,7 +178,7 @@ async fn examine_all(
 
 /// The producer republished records go through (none in a dry run): hookbridge's own,
 /// so they are produced exactly as `serve` produces them (`acks=all`, idempotent),
-/// without the heartbeat.
+/// without the heartbeat and the topic size check.
 fn publisher(
     config: &Config,
     options: Options,
@@ -192,11 +192,7 @@ fn publisher(
         ..config.kafka.clone()
     };
     let probe = deadletter_topics.first().cloned().unwrap_or_default();
-    let event_topics = config
-        .deliverable()
-        .into_iter()
-        .map(|(environment, event)| config.topic(environment, event))
-        .collect();
+    // No topic size check: a record a topic refuses as too large is counted as such.
     let metrics = Arc::new(Metrics::new());
-    KafkaPublisher::new(&kafka, metrics, probe, event_topics).map(Some)
+    KafkaPublisher::new(&kafka, metrics, probe, Vec::new()).map(Some)
 }

@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -21,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::GROUP;
 use super::window::Position;
 use crate::config::Kafka;
-use crate::publish::kafka::connection_config;
+use crate::publish::kafka::{self, Verbosity, connection_config};
 
 /// How long one metadata, watermark or offset request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,19 @@ const POLL: Duration = Duration::from_millis(500);
 /// No record and no progress for this long, with records still to read: the brokers
 /// are not delivering, and the run stops (what it committed stays).
 const STALLED_AFTER: Duration = Duration::from_secs(30);
+
+/// The consumer's librdkafka callbacks: its log lines at debug level, but errors. The
+/// consumer shares the producer's `[kafka.properties]`, and librdkafka warns about
+/// each producer-only one; what goes wrong reaches the caller as an error anyway.
+pub struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        kafka::log(Verbosity::Errors, level, facility, message);
+    }
+}
+
+impl ConsumerContext for Quiet {}
 
 /// One record of a dead-letter topic.
 pub struct Read {
@@ -55,7 +69,7 @@ struct Span {
 
 /// The dead-letter topics being read.
 pub struct Reader {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<Quiet>>,
     /// Partitions not read to their end yet.
     open: Plan,
     /// Records there were to read when the run started (an upper bound: offsets
@@ -81,11 +95,8 @@ impl Reader {
             .set("group.id", GROUP)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            // The properties are the producer's too: librdkafka would warn about each
-            // producer-only one. Failures reach the caller as errors.
-            .set_log_level(RDKafkaLogLevel::Error);
-        let consumer: Arc<StreamConsumer> = Arc::new(config.create()?);
+            .set("auto.offset.reset", "earliest");
+        let consumer: Arc<StreamConsumer<Quiet>> = Arc::new(config.create_with_context(Quiet)?);
         let (topics, plan) = {
             let consumer = consumer.clone();
             let topics = topics.to_vec();
@@ -200,7 +211,7 @@ type Plan = BTreeMap<(String, i32), Span>;
 /// The partitions of `topics` with records to read, and the topics that do not exist.
 /// Blocking.
 fn plan(
-    consumer: &StreamConsumer,
+    consumer: &StreamConsumer<Quiet>,
     topics: &[String],
     from_beginning: bool,
 ) -> Result<(Vec<String>, Plan), KafkaError> {
@@ -245,7 +256,7 @@ fn plan(
 /// is still starting (a new cluster's first group) answers that it is not ready yet:
 /// asked again until [`REQUEST_TIMEOUT`].
 fn committed(
-    consumer: &StreamConsumer,
+    consumer: &StreamConsumer<Quiet>,
     partitions: &TopicPartitionList,
 ) -> Result<TopicPartitionList, KafkaError> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
