@@ -47,6 +47,22 @@ async fn scram_sha_512_over_tls_publishes() {
     .await;
 }
 
+/// The Helm chart's way to trust a cluster CA: its PEM as `ssl.ca.pem`, read from the
+/// mounted file as a `{ file }` secret, so that a renewed CA reloads like a rotated password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_sha_512_over_tls_with_the_ca_pem_read_from_a_file_publishes() {
+    let tls = tempfile::tempdir().unwrap();
+    let broker = Broker::start_sasl_ssl("it-tls-pem-password", tls.path());
+    let ca = tls.path().join("ca.crt");
+    let properties = sasl_properties(None, "SCRAM-SHA-512", "it-tls-pem-password")
+        .replace("\"SASL_PLAINTEXT\"", "\"SASL_SSL\"")
+        + &format!(
+            "\"ssl.ca.pem\" = {{ file = {:?} }}\n",
+            ca.display().to_string()
+        );
+    assert_publishes(&broker, properties).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_means_503_within_ack_timeout_and_not_ready() {
     let broker = Broker::start_sasl("it-broker-password");
