@@ -27,14 +27,15 @@
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
 //!   lines are written; [`shutdown`]: the signal to stop.
-//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
+//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
+//!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
+//! main → lib → {ingress, admin, reload, probe → sender} → app → {config, publish, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
@@ -52,6 +53,7 @@ pub mod limit;
 pub mod listener;
 pub mod log_budget;
 pub mod metrics;
+pub mod probe;
 pub mod publish;
 pub mod reload;
 pub mod route;
