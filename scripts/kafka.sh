@@ -6,6 +6,7 @@
 #
 #   scripts/kafka.sh install                 fetch Apache Kafka's jars into .tools/ (once);
 #                                            prints the folder of the class path
+#   scripts/kafka.sh version                 prints the pinned Apache Kafka version
 #   scripts/kafka.sh run [init options]      a throw-away cluster in the foreground:
 #                                            prints its settings, Ctrl-C stops and removes it
 #   scripts/kafka.sh init DIR [options]      write and format a cluster in DIR (must not exist)
@@ -197,7 +198,10 @@ init() {
     secure+="${secure:+,}127.0.0.1:${ports[$(((k - 1) * 3 + 2))]}"
   done
   local cluster_id
-  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # Not starting with "-" (1 in 64 would): the storage tool would read it as an option.
+  cluster_id=$(python3 -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')
   for k in $(seq 1 "$nodes"); do
     local node="$dir/node-$k" plain=${ports[$(((k - 1) * 3))]} controller=${ports[$(((k - 1) * 3 + 1))]}
     local sport=${ports[$(((k - 1) * 3 + 2))]}
@@ -325,6 +329,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   install) install; echo "$libs" ;;
+  version) echo "$version" ;;
   init) init "$@" ;;
   exec)
     dir=${1:?exec needs the cluster folder}

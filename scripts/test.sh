@@ -12,9 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests call, installed only when missing: curl (the scripts),
-# Java 17 and Maven (Apache Kafka runs from its published jars, see scripts/kafka.sh).
+# Java 17 and Maven (Apache Kafka runs from its published jars, see scripts/kafka.sh),
+# npm (the AsyncAPI parser, see scripts/install-contract-tools.sh).
 missing=()
-for pair in curl:curl java:openjdk-17-jre-headless mvn:maven; do
+for pair in curl:curl java:openjdk-17-jre-headless mvn:maven npm:npm; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

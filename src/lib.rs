@@ -27,7 +27,8 @@
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
 //!   lines are written; [`shutdown`]: the signal to stop.
-//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
+//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
+//!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
 //!   topics a config writes, for the teams that consume them.
 //! - [`redrive`]: `hookbridge redrive`, dead letters republished once a fixed config
@@ -38,7 +39,8 @@
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender, contract → redrive} → app → {config, publish, route}
+//! main → lib → {ingress, admin, reload, probe → sender, contract → redrive}
+//!      → app → {config, publish, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
 //! ```
 //!
@@ -57,6 +59,7 @@ pub mod limit;
 pub mod listener;
 pub mod log_budget;
 pub mod metrics;
+pub mod probe;
 pub mod publish;
 pub mod redrive;
 pub mod reload;
