@@ -43,6 +43,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod config;
 pub mod dedup;
 pub mod envelope;
@@ -57,6 +58,7 @@ pub mod reload;
 pub mod route;
 pub mod sender;
 pub mod shutdown;
+pub mod spool;
 
 use std::fmt;
 use std::future::Future;
