@@ -25,8 +25,11 @@
 //!   with one record.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
+//! - [`spool`]: the crash-safe spool on local disk (records Kafka could not take in
+//!   time) and the forwarder that drains it through [`publish::Publish`].
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
-//!   lines are written; [`shutdown`]: the signal to stop.
+//!   lines are written; [`shutdown`]: the signal to stop; [`backoff`]: pauses between
+//!   retries.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
@@ -34,8 +37,8 @@
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
-//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
+//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, spool, route}
+//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit, backoff}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.

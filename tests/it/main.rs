@@ -23,3 +23,4 @@ mod reload;
 mod sasl;
 mod shutdown;
 mod signed;
+mod spool;
