@@ -181,7 +181,7 @@ fn kafka_connect(metrics: Arc<Metrics>) -> Arc<reload::Connect> {
             .first()
             .map_or(everbright::Environment::Production, |c| c.environment);
         let probe_topic = config.deadletter_topic(environment, everbright::Event::ALL[0]);
-        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic)
+        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic, config.topics())
             .map(|p| Arc::new(p) as Arc<dyn Publish>)
     })
 }

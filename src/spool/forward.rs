@@ -8,9 +8,10 @@
 //! failed attempt (broker unreachable, timed out, queue full, any retryable error)
 //! goes back in its place and the forwarder pauses, doubling from
 //! [`Forwarding::first_backoff`] to [`Forwarding::max_backoff`]; the first failure of a
-//! run is logged, and the run's end. A record Kafka will never take (over its size
-//! limit) is removed, logged and counted as `rejected`, rather than blocking the
-//! spool for ever. The acknowledged prefix becomes the spool's cursor.
+//! run is logged, and the run's end. A record Kafka will never take
+//! ([`Class::Refused`]: over the topic's size limit) is removed, logged and counted as
+//! `rejected`, rather than blocking the spool for ever; a misconfiguration (rights,
+//! a missing topic) is retried, since fixing it delivers the records. The acknowledged prefix becomes the spool's cursor.
 //!
 //! Delivery is at least once: an attempt that timed out may still have landed, and is
 //! then published again (with the same CloudEvents id, so consumers deduplicating by
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 use super::reader::{Read, Reader};
 use super::{Entry, Spool};
 use crate::backoff::Backoff;
-use crate::publish::{Delivery, Publish, PublishError};
+use crate::publish::{Class, Delivery, Publish, PublishError};
 
 /// How the forwarder finds the publisher in use now (a config reload may replace it).
 pub type PublisherSource = Arc<dyn Fn() -> Arc<dyn Publish> + Send + Sync>;
@@ -251,8 +252,8 @@ impl<'f> Run<'f> {
                 }
                 metrics.spool_forwarded.with_label_values(&["acked"]).inc();
             }
-            Err(PublishError::MessageTooLarge) => {
-                tracing::error!(id = %entry.id, topic = %entry.record.topic, bytes = entry.record.value.len(), "spooled record refused by Kafka as too large; removed from the spool");
+            Err(error) if error.class() == Class::Refused => {
+                tracing::error!(id = %entry.id, topic = %entry.record.topic, bytes = entry.record.value.len(), kind = error.kind(), "spooled record refused by Kafka for good; removed from the spool");
                 metrics
                     .spool_forwarded
                     .with_label_values(&["rejected"])

@@ -11,6 +11,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod cluster;
 mod dedup;
 mod formats;
 mod hostile;
@@ -20,7 +21,8 @@ mod outage;
 mod publish;
 mod ratelimit;
 mod reload;
-mod sasl;
+mod secure;
 mod shutdown;
 mod signed;
 mod spool;
+mod topic_limits;

@@ -16,7 +16,7 @@ use hookbridge::publish::{Publish, Record};
 use hookbridge::spool::{Entry, Forwarder, Forwarding, PublisherSource, Spool};
 use tokio::time::Instant;
 
-use crate::support::{self, Broker, consumer, credential};
+use crate::support::{self, Broker, Cluster, consumer, credential};
 
 const SITES: usize = 5;
 
@@ -48,7 +48,13 @@ fn publisher(broker: &Broker, metrics: &Arc<Metrics>) -> (PublisherSource, Durat
     let config = Config::parse(&toml, Path::new("."), &|_| None).unwrap();
     let ack_timeout = config.kafka.ack_timeout;
     let producer: Arc<dyn Publish> = Arc::new(
-        KafkaPublisher::new(&config.kafka, metrics.clone(), "spool-probe".into()).unwrap(),
+        KafkaPublisher::new(
+            &config.kafka,
+            metrics.clone(),
+            "spool-probe".into(),
+            Vec::new(),
+        )
+        .unwrap(),
     );
     (Arc::new(move || producer.clone()), ack_timeout)
 }
