@@ -30,8 +30,8 @@
 //!
 //! An append-only log does the job with sequential writes, one `fdatasync` per
 //! group, deletion by unlinking whole segments, a torn tail found by a checksum, and
-//! one small dependency (`crc32c`); about 900 lines with its recovery, all of which the
-//! property tests exercise. The embedded stores are built for random access and
+//! one small dependency (`crc32c`): about 1,300 lines of code with its recovery and the
+//! forwarder, whose every failure path the tests below reach. The embedded stores are built for random access and
 //! updates, which a spool never needs.
 //!
 //! # Layout of `spool.dir`
@@ -46,6 +46,7 @@ mod forward;
 mod reader;
 mod recover;
 mod segment;
+mod shared;
 mod writer;
 
 #[cfg(test)]
@@ -53,13 +54,12 @@ mod tests;
 
 pub use forward::{Drained, Forwarder, Forwarding, PublisherSource};
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use tokio::sync::{oneshot, watch};
@@ -68,6 +68,8 @@ use uuid::Uuid;
 use crate::config;
 use crate::metrics::Metrics;
 use crate::publish::Record;
+pub(crate) use shared::SyncHook;
+use shared::{Shared, Usage};
 use writer::{Append, Job, Writer};
 
 /// One spooled record: what Kafka gets, and how its event is recognised.
@@ -167,100 +169,6 @@ pub struct Recovered {
     pub corrupt_records: u64,
     /// Bytes cut off as damaged.
     pub cut_bytes: u64,
-}
-
-/// Called before each data sync (tests make a sync wait or fail with it).
-pub(crate) type SyncHook = Arc<dyn Fn() -> io::Result<()> + Send + Sync>;
-
-/// Bytes counted against `max_bytes`.
-#[derive(Debug, Default)]
-struct Usage {
-    /// Bytes of the segment files.
-    disk: u64,
-    /// Bytes reserved by appends not yet written.
-    queued: u64,
-}
-
-/// What the spool, its writer thread and its readers share.
-struct Shared {
-    dir: PathBuf,
-    max_bytes: u64,
-    metrics: Arc<Metrics>,
-    /// The live segments by first sequence number.
-    segments: Mutex<BTreeMap<u64, PathBuf>>,
-    /// The sequence number after the last synced record.
-    durable: watch::Sender<u64>,
-    /// The cursor as last synced.
-    synced: watch::Sender<u64>,
-    /// The first record not yet forwarded (ahead of `synced` until the writer syncs it).
-    acked: AtomicU64,
-    /// Appends admitted and not yet resolved.
-    pending: AtomicU64,
-    usage: Mutex<Usage>,
-    /// Numbers lost between segments found at recovery (see `recover`).
-    gaps: Vec<(u64, u64)>,
-    broken: AtomicBool,
-    before_sync: Option<SyncHook>,
-}
-
-impl Shared {
-    fn usage(&self) -> std::sync::MutexGuard<'_, Usage> {
-        // A panic while holding the lock leaves plain numbers behind: still usable.
-        self.usage.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn segments(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, PathBuf>> {
-        self.segments.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A turn's `reserved` bytes are no longer queued; `written` more are on disk.
-    fn settle(&self, reserved: u64, written: u64) {
-        let mut usage = self.usage();
-        usage.queued = usage.queued.saturating_sub(reserved);
-        usage.disk += written;
-    }
-
-    /// Removed segments freed `bytes`.
-    fn freed(&self, bytes: u64) {
-        let mut usage = self.usage();
-        usage.disk = usage.disk.saturating_sub(bytes);
-    }
-
-    fn add_segment(&self, first_seq: u64) {
-        self.segments()
-            .insert(first_seq, segment::path(&self.dir, first_seq));
-    }
-
-    fn remove_segment(&self, first_seq: u64) {
-        self.segments().remove(&first_seq);
-    }
-
-    /// Marks the spool broken after a failed sync.
-    fn break_spool(&self, error: &io::Error) -> AppendError {
-        tracing::error!(error = %error, "spool sync failed; the spool takes no more records until hookbridge restarts");
-        self.broken.store(true, Ordering::SeqCst);
-        AppendError::Broken
-    }
-
-    /// Records held: synced and not yet forwarded.
-    fn records(&self) -> u64 {
-        let durable = *self.durable.borrow();
-        let acked = self.acked.load(Ordering::SeqCst);
-        durable
-            .saturating_sub(acked)
-            .saturating_sub(recover::lost_after(&self.gaps, acked))
-    }
-
-    fn publish_gauges(&self) {
-        let disk = self.usage().disk;
-        self.metrics
-            .spool_bytes
-            .set(i64::try_from(disk).unwrap_or(i64::MAX));
-        let records = self.records();
-        self.metrics
-            .spool_records
-            .set(i64::try_from(records).unwrap_or(i64::MAX));
-    }
 }
 
 /// The open spool. Share it (`Arc`) between the pipeline and the [`Forwarder`].
