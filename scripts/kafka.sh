@@ -6,6 +6,7 @@
 #
 #   scripts/kafka.sh install                 fetch Apache Kafka's jars into .tools/ (once);
 #                                            prints the folder of the class path
+#   scripts/kafka.sh version                 prints the pinned Apache Kafka version
 #   scripts/kafka.sh run [init options]      a throw-away cluster in the foreground:
 #                                            prints its settings, Ctrl-C stops and removes it
 #   scripts/kafka.sh init DIR [options]      write and format a cluster in DIR (must not exist)
@@ -322,6 +323,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
   install) install; echo "$libs" ;;
+  version) echo "$version" ;;
   init) init "$@" ;;
   exec)
     dir=${1:?exec needs the cluster folder}
