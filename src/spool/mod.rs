@@ -310,6 +310,20 @@ impl Spool {
         self.shared.usage().disk
     }
 
+    /// Bytes an append may still use before [`AppendError::Full`], counting appends
+    /// being written (each needs its encoded size plus 32 bytes of framing and header).
+    pub fn free_bytes(&self) -> u64 {
+        let usage = self.shared.usage();
+        self.shared
+            .max_bytes
+            .saturating_sub(usage.disk + usage.queued)
+    }
+
+    /// Whether a failed sync broke the spool: every append is refused until a restart.
+    pub fn is_broken(&self) -> bool {
+        self.shared.broken.load(Ordering::SeqCst)
+    }
+
     /// Records that every record before `seq` was forwarded. The cursor is synced, and
     /// segments it passed are removed, by the writer thread in its next turn.
     pub(crate) fn ack_through(&self, seq: u64) {

@@ -247,6 +247,8 @@ async fn a_full_spool_refuses_until_records_are_forwarded() {
     };
     assert_eq!(refused, AppendError::Full);
     assert!(accepted >= 10, "{accepted}");
+    let needed = format::encode(&entry(accepted, 400, 3)).unwrap().len() as u64 + 32;
+    assert!(spool.free_bytes() < needed, "{} free", spool.free_bytes());
     assert!(spool.bytes() <= 8 * 1024, "{}", spool.bytes());
     let on_disk: u64 = segment::list(dir.path())
         .unwrap()
@@ -256,6 +258,7 @@ async fn a_full_spool_refuses_until_records_are_forwarded() {
     assert_eq!(on_disk, spool.bytes());
     spool.ack_through(accepted);
     spool.synced(accepted).await;
+    assert_eq!(spool.free_bytes(), 8 * 1024);
     spool.append(&entry(1000, 400, 3)).await.unwrap();
 }
 
@@ -273,11 +276,13 @@ async fn a_failed_sync_breaks_the_spool_until_a_restart() {
     };
     let (spool, _) = Spool::open_with(&config, Arc::new(Metrics::new()), Some(hook)).unwrap();
     spool.append(&entry(0, 10, 1)).await.unwrap();
+    assert!(!spool.is_broken());
     fail.store(true, Ordering::SeqCst);
     assert_eq!(
         spool.append(&entry(1, 10, 1)).await,
         Err(AppendError::Broken)
     );
+    assert!(spool.is_broken());
     fail.store(false, Ordering::SeqCst);
     assert_eq!(
         spool.append(&entry(2, 10, 1)).await,
