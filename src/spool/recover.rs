@@ -84,7 +84,9 @@ pub fn recover(dir: &Path, cursor: u64) -> io::Result<Recovery> {
             }
             None => {
                 // Not a segment of ours (a header torn while it was created, or damage):
-                // its records, if it had any, are counted by the gap to the next one.
+                // its records, if it had any, are counted by the gap from its name to
+                // the next segment.
+                expected = Some(expected.map_or(named, |e| e.max(named)));
                 std::fs::remove_file(&path)?;
                 removed = true;
                 recovery.cut_bytes += scan.file_bytes;

@@ -87,7 +87,7 @@ fn apply(segment: &Written, damage: Damage) -> (usize, bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(192))]
 
     #[test]
     fn damage_loses_only_what_follows_it_and_is_counted(
