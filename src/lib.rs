@@ -30,14 +30,15 @@
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
 //!   lines are written; [`shutdown`]: the signal to stop; [`backoff`]: pauses between
 //!   retries.
-//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
+//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
+//!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, spool, route}
+//! main → lib → {ingress, admin, reload, probe → sender} → app → {config, publish, spool, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit, backoff}
 //! ```
 //!
@@ -56,6 +57,7 @@ pub mod limit;
 pub mod listener;
 pub mod log_budget;
 pub mod metrics;
+pub mod probe;
 pub mod publish;
 pub mod reload;
 pub mod route;
