@@ -258,9 +258,29 @@ PY
   promtool check rules "$dir/rules.tuned.yaml"
 }
 
+# The spool's alerts (deploy/prometheus/hookbridge-spool-rules.yaml) are checked the same
+# way. They are not yet in the chart nor in deploy/prometheus/kustomization.yaml: the chart
+# renders them with its persistence mode (issue 18, second half).
+check_promtool_spool_rules() {
+  local dir="$WORK/promtool-spool" f
+  local -a tests=()
+  mkdir -p "$dir"
+  for f in deploy/prometheus/spool-tests/*.yaml; do
+    cp "$f" "$dir/"
+    tests+=("$dir/$(basename "$f")")
+  done
+  "$PY" "$CHECKS" extract-rules deploy/prometheus/hookbridge-spool-rules.yaml "$dir/spool-rules.generated.yaml"
+  promtool check rules "$dir/spool-rules.generated.yaml"
+  "$PY" "$CHECKS" rule-coverage deploy/prometheus/hookbridge-spool-rules.yaml deploy/prometheus/spool-tests docs/runbook.md
+  promtool test rules "${tests[@]}"
+}
+
 check_dashboard() {
   "$PY" "$CHECKS" dashboard-rules deploy/grafana/hookbridge-dashboard.json "$WORK/dashboard-rules.yaml"
   promtool check rules "$WORK/dashboard-rules.yaml"
+  # The spool's dashboard, like its alerts, joins the chart with its persistence mode.
+  "$PY" "$CHECKS" dashboard-rules deploy/grafana/hookbridge-spool-dashboard.json "$WORK/spool-dashboard-rules.yaml"
+  promtool check rules "$WORK/spool-dashboard-rules.yaml"
 }
 
 check_hadolint() {
@@ -318,6 +338,7 @@ run_check "kubernetes-validate --strict -k $KUBE_VERSION" check_kubernetes_valid
 run_check "yamllint" check_yamllint
 run_check "checkov (kubernetes, dockerfile)" check_checkov
 run_check "promtool check/test rules" check_promtool_rules
+run_check "promtool check/test spool rules" check_promtool_spool_rules
 run_check "dashboard PromQL (promtool)" check_dashboard
 run_check "hadolint" check_hadolint
 run_check "shellcheck" check_shellcheck

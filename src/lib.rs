@@ -25,8 +25,11 @@
 //!   with one record.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
+//! - [`spool`]: the crash-safe spool on local disk (records Kafka could not take in
+//!   time) and the forwarder that drains it through [`publish::Publish`].
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
-//!   lines are written; [`shutdown`]: the signal to stop.
+//!   lines are written; [`shutdown`]: the signal to stop; [`backoff`]: pauses between
+//!   retries.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
 //!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
@@ -40,8 +43,8 @@
 //!
 //! ```text
 //! main → lib → {ingress, admin, reload, probe → sender, contract → redrive}
-//!      → app → {config, publish, route}
-//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit}
+//!      → app → {config, publish, spool, route}
+//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit, backoff}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -49,6 +52,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod config;
 pub mod contract;
 pub mod dedup;
@@ -66,6 +70,7 @@ pub mod reload;
 pub mod route;
 pub mod sender;
 pub mod shutdown;
+pub mod spool;
 
 use std::fmt;
 use std::future::Future;

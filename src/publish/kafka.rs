@@ -422,6 +422,10 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     for (key, value) in [
         ("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS),
         ("linger.ms", DEFAULT_LINGER_MS),
+        // A connection to every broker, not only to the leaders written to: a broker
+        // that goes down is then noticed at once, named by /readyz, and no producer is
+        // replaced while it is down (see `health`).
+        ("enable.sparse.connections", "false"),
     ] {
         if !kafka.properties.iter().any(|(k, _)| k == key) {
             config.set(key, value);
@@ -662,6 +666,7 @@ mod tests {
             ("enable.idempotence", "true"),
             ("message.timeout.ms", "2500"),
             ("statistics.interval.ms", "15000"),
+            ("enable.sparse.connections", "false"),
             ("message.max.bytes", "1594712"),
         ] {
             assert_eq!(config.get(key), Some(value), "{key}");

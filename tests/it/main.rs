@@ -26,4 +26,5 @@ mod reload;
 mod secure;
 mod shutdown;
 mod signed;
+mod spool;
 mod topic_limits;
