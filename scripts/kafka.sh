@@ -13,6 +13,7 @@
 #     --nodes N         nodes (default 1); replication factor min(N, 3)
 #     --min-insync N    min.insync.replicas (default: 2 with three or more nodes, else 1)
 #     --partitions N    partitions of auto-created topics (default 3)
+#     --no-auto-create  topics are not created on first use (auto.create.topics.enable=false)
 #     --port P          the first node's PLAINTEXT port (default: a free one; the other
 #                       ports are chosen free)
 #     --scram USER      a SCRAM-SHA-512 user; its password comes from KAFKA_SCRAM_PASSWORD
@@ -154,12 +155,13 @@ tls() {
 init() {
   local dir=${1:?init needs a folder}
   shift
-  local nodes=1 min_insync="" partitions=3 first_port="" scram_user="" tls=0 expired=0
+  local nodes=1 min_insync="" partitions=3 first_port="" scram_user="" tls=0 expired=0 auto_create=true
   while [ $# -gt 0 ]; do
     case "$1" in
       --nodes) nodes=${2:?}; shift 2 ;;
       --min-insync) min_insync=${2:?}; shift 2 ;;
       --partitions) partitions=${2:?}; shift 2 ;;
+      --no-auto-create) auto_create=false; shift ;;
       --port) first_port=${2:?}; shift 2 ;;
       --scram) scram_user=${2:?}; shift 2 ;;
       --tls) tls=1; shift ;;
@@ -233,6 +235,7 @@ print(i)')
       fi
       echo "log.dirs=$node/data"
       echo "num.partitions=$partitions"
+      echo "auto.create.topics.enable=$auto_create"
       echo "default.replication.factor=$rf"
       echo "min.insync.replicas=$min_insync"
       echo "offsets.topic.replication.factor=$rf"

@@ -95,18 +95,7 @@ impl App {
         App {
             router: Router::new(&config.server.path_prefix, &config.routes),
             ack_timeout: config.kafka.ack_timeout,
-            envelope: envelope::Settings {
-                mode: config.kafka.envelope,
-                lenient_literals: config.payload.lenient_literals,
-                site_pointers: config.payload.site_pointers,
-                xml: envelope::xml::XmlOptions {
-                    infer_types: config.payload.xml_infer_types,
-                },
-                form: envelope::form::FormOptions {
-                    json_fields: config.payload.form_json_fields,
-                },
-                max_data_bytes: envelope::data_limit(config.server.max_body_bytes),
-            },
+            envelope: config.envelope_settings(),
             capture_headers: config.payload.capture_headers,
             rate_limits: config
                 .rate_limits

@@ -32,13 +32,18 @@
 //!   retries.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
 //!   `hookbridge probe`, a GET for checks where the image has no curl.
+//! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
+//!   topics a config writes, for the teams that consume them.
+//! - [`redrive`]: `hookbridge redrive`, dead letters republished once a fixed config
+//!   can read them.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, probe → sender} → app → {config, publish, spool, route}
+//! main → lib → {ingress, admin, reload, probe → sender, contract → redrive}
+//!      → app → {config, publish, spool, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit, backoff}
 //! ```
 //!
@@ -49,6 +54,7 @@ pub mod app;
 pub mod auth;
 pub mod backoff;
 pub mod config;
+pub mod contract;
 pub mod dedup;
 pub mod envelope;
 pub mod everbright;
@@ -59,6 +65,7 @@ pub mod log_budget;
 pub mod metrics;
 pub mod probe;
 pub mod publish;
+pub mod redrive;
 pub mod reload;
 pub mod route;
 pub mod sender;

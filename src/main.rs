@@ -53,6 +53,23 @@ enum Command {
     /// Send a request signed for a credential; print the status and answer. Exits 1
     /// when the answer is not 2xx.
     Send(sender::Args),
+    /// Write the contract of the config's topics: an AsyncAPI 3.0 document and the JSON
+    /// Schemas of the records.
+    Contract {
+        /// The folder to write `asyncapi.yaml` and `schemas/` into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Republish the dead letters that today's config turns into events, then report.
+    Redrive {
+        /// Report what would be republished; publish and commit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Examine every dead letter still on the topics, not only those after the last
+        /// run (records republished before are republished again, with the same id).
+        #[arg(long)]
+        from_beginning: bool,
+    },
     /// GET a URL (e.g. /readyz) and exit 0 on a 2xx answer, 1 otherwise; reads no
     /// config. For checks where the image has no shell or curl (`helm test`).
     Probe(probe::Args),
@@ -69,6 +86,7 @@ const EX_USAGE: u8 = 2;
 const EX_CONFIG: u8 = 64;
 const EX_UNAVAILABLE: u8 = 69;
 const EX_SOFTWARE: u8 = 70;
+const EX_CANTCREAT: u8 = 73;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -113,6 +131,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Contract { out } => contract(&config, &out),
+        Command::Redrive {
+            dry_run,
+            from_beginning,
+        } => redrive(
+            &config,
+            hookbridge::redrive::Options {
+                dry_run,
+                from_beginning,
+            },
+        ),
         Command::Sign(r) => request(&config, r, false),
         Command::Send(r) => request(&config, r, true),
         Command::Probe(args) => run_probe(&args),
@@ -165,6 +194,42 @@ async fn check_kafka(config: &Config, path: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{path}: kafka: cannot look up the topics' limits: {e}");
+            ExitCode::from(EX_UNAVAILABLE)
+        }
+    }
+}
+
+/// `contract`: the AsyncAPI document and the schemas, written under `out`.
+fn contract(config: &Config, out: &std::path::Path) -> ExitCode {
+    let files = hookbridge::contract::generate(config);
+    match hookbridge::contract::write(&files, out) {
+        Ok(()) => {
+            for file in &files {
+                print(&out.join(&file.path).display().to_string());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the contract to {}: {e}", out.display());
+            ExitCode::from(EX_CANTCREAT)
+        }
+    }
+}
+
+/// `redrive`: the report on stdout, progress and errors on stderr.
+#[tokio::main]
+async fn redrive(config: &Config, options: hookbridge::redrive::Options) -> ExitCode {
+    let mut progress = |line: &str| eprintln!("{line}");
+    let (report, result) = hookbridge::redrive::run(config, options, &mut progress).await;
+    print(&report.to_string());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ hookbridge::redrive::Error::Producer(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EX_SOFTWARE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(EX_UNAVAILABLE)
         }
     }

@@ -343,26 +343,62 @@ impl Config {
         render_topic(&self.kafka.deadletter_topic_template, environment, event)
     }
 
+    /// Every (environment, event) some credential may deliver: each credential's
+    /// events on its environment; sorted, without repeats.
+    pub fn deliverable(&self) -> Vec<(Environment, Event)> {
+        let mut pairs: Vec<(Environment, Event)> = self
+            .credentials
+            .iter()
+            .flat_map(|c| c.events.iter().map(|e| (c.environment, e)))
+            .collect();
+        pairs.sort_by_key(|(environment, event)| (*environment as usize, *event));
+        pairs.dedup();
+        pairs
+    }
+
+    /// The dead-letter topics of [`Config::deliverable`]; sorted, without repeats.
+    pub fn deadletter_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .deliverable()
+            .into_iter()
+            .map(|(environment, event)| self.deadletter_topic(environment, event))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
     /// Every topic this config can write to: each credential's events on its
     /// environment's event and dead-letter topics, then the heartbeat topic; sorted,
     /// without repeats.
     pub fn topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self
-            .credentials
-            .iter()
-            .flat_map(|c| {
-                c.events.iter().flat_map(|e| {
-                    [
-                        self.topic(c.environment, e),
-                        self.deadletter_topic(c.environment, e),
-                    ]
-                })
-            })
+            .deliverable()
+            .into_iter()
+            .map(|(environment, event)| self.topic(environment, event))
+            .chain(self.deadletter_topics())
             .chain(self.kafka.heartbeat_topic.clone())
             .collect();
         topics.sort();
         topics.dedup();
         topics
+    }
+
+    /// How this config turns bodies into records (`[payload]`, `kafka.envelope` and
+    /// the data limit of `server.max_body_bytes`).
+    pub fn envelope_settings(&self) -> envelope::Settings {
+        envelope::Settings {
+            mode: self.kafka.envelope,
+            lenient_literals: self.payload.lenient_literals,
+            site_pointers: self.payload.site_pointers.clone(),
+            xml: envelope::xml::XmlOptions {
+                infer_types: self.payload.xml_infer_types,
+            },
+            form: envelope::form::FormOptions {
+                json_fields: self.payload.form_json_fields,
+            },
+            max_data_bytes: envelope::data_limit(self.server.max_body_bytes),
+        }
     }
 }
 

