@@ -138,9 +138,14 @@ def check_full(p, docs):
     user = one(docs, "KafkaUser")
     acl_topics = {a["resource"]["name"] for a in user["spec"]["authorization"]["acls"] if a["resource"]["type"] == "topic"}
     p.expect(acl_topics == topics and len(topics) == 28, f"KafkaUser ACLs cover exactly the KafkaTopics ({len(topics)})")
-    p.expect(all(a["operations"] == ["Write", "Describe", "DescribeConfigs"]
-                 for a in user["spec"]["authorization"]["acls"] if a["resource"]["type"] == "topic"),
+    acls = user["spec"]["authorization"]["acls"]
+    topic_acls = [a for a in acls if a["resource"]["type"] == "topic"]
+    p.expect(all(a["operations"][:3] == ["Write", "Describe", "DescribeConfigs"] for a in topic_acls),
              "Write, Describe, DescribeConfigs on every topic")
+    p.expect(all((a["operations"][3:] == ["Read"]) == (".deadletter" in a["resource"]["name"]) for a in topic_acls),
+             "Read (for redrive) on the dead-letter topics only")
+    p.expect(any(a["resource"]["type"] == "group" and a["resource"]["name"] == "hookbridge-redrive"
+                 and a["operations"] == ["Read"] for a in acls), "Read on redrive's consumer group")
     p.expect(user["spec"]["authentication"]["type"] == "tls", "KafkaUser tls")
     p.expect("reflector.v1.k8s.emberstack.com/reflection-allowed" in
              user["spec"]["template"]["secret"]["metadata"]["annotations"], "KafkaUser secretAnnotations")
