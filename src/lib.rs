@@ -43,6 +43,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod dedup;
 pub mod envelope;
@@ -51,6 +52,7 @@ pub mod ingress;
 pub mod limit;
 pub mod listener;
 pub mod log_budget;
+pub mod log_format;
 pub mod metrics;
 pub mod publish;
 pub mod reload;

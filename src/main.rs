@@ -159,9 +159,7 @@ fn init_tracing(format: LogFormat) {
     };
     if json {
         builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+            .event_format(hookbridge::log_format::JsonLines)
             .init();
     } else {
         builder.init();

@@ -11,5 +11,5 @@
 mod cache;
 mod key;
 
-pub use cache::{Cache, Claim, Seen, Waiter};
-pub use key::{EventKey, Mark};
+pub use cache::{Cache, Claim, Owner, Seen, Waiter};
+pub use key::EventKey;

@@ -12,8 +12,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 
-use sha2::{Digest, Sha256};
-
 use super::{Incoming, Reason};
 use crate::everbright::{Environment, Event};
 
@@ -64,7 +62,7 @@ impl<'a> Attributes<'a> {
             credential: incoming.credential,
             organization: incoming.organization,
             time: incoming.received,
-            body_sha256: Sha256::digest(incoming.body).into(),
+            body_sha256: *incoming.body.sha256(),
             site: None,
             quote: None,
             status: None,
@@ -99,7 +97,8 @@ impl Attributes<'_> {
     pub fn each(&self, mut f: impl FnMut(&'static str, Value<'_>)) {
         let owned = |v: String| Value::Str(Cow::Owned(v));
         f("specversion", text("1.0"));
-        f("id", owned(self.id.hyphenated().to_string()));
+        let mut id = Uuid::encode_buffer();
+        f("id", text(self.id.hyphenated().encode_lower(&mut id)));
         f(
             "source",
             owned(format!(
@@ -107,7 +106,7 @@ impl Attributes<'_> {
                 self.environment, self.credential
             )),
         );
-        f("type", owned(self.event.cloudevents_type()));
+        f("type", text(self.event.cloudevents_type()));
         if let Some(site) = self.site {
             f("subject", text(site));
         }
@@ -132,7 +131,8 @@ impl Attributes<'_> {
         if let Some(org) = self.organization {
             f("organization", text(org));
         }
-        f("bodysha256", owned(hex::encode(self.body_sha256)));
+        let mut sha = [0u8; 64];
+        f("bodysha256", text(hex_str(&self.body_sha256, &mut sha)));
         if self.normalized {
             f("normalized", Value::Bool(true));
         }
@@ -198,6 +198,13 @@ impl Attributes<'_> {
         });
         headers
     }
+}
+
+/// `bytes` in lowercase hex, written into `out`.
+fn hex_str<'o>(bytes: &[u8; 32], out: &'o mut [u8; 64]) -> &'o str {
+    // 64 bytes is exactly the hex of 32, and hex digits are ASCII: neither can fail.
+    let _ = hex::encode_to_slice(bytes, out);
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 fn text(v: &str) -> Value<'_> {

@@ -308,7 +308,7 @@ impl Publish for KafkaPublisher {
             });
         }
         let mut future_record = FutureRecord::to(&record.topic)
-            .payload(&record.value)
+            .payload(&record.value[..])
             .headers(headers)
             .timestamp(epoch_millis(record.timestamp));
         if let Some(key) = &record.key {
