@@ -43,7 +43,11 @@ impl Body {
 
 /// SHA-256 of `bytes` (OpenSSL's, see the module documentation).
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    openssl::sha::sha256(bytes)
+    // The streaming API: OpenSSL 3's one-shot `SHA256()` looks the algorithm up in its
+    // provider table on every call, which costs more than hashing a short input.
+    let mut hash = openssl::sha::Sha256::new();
+    hash.update(bytes);
+    hash.finish()
 }
 
 impl Deref for Body {

@@ -230,7 +230,7 @@ fn properties(mut s: Section<'_, '_, '_>) -> Vec<(String, PropertyValue)> {
             Value::Integer(n) => PropertyValue::Plain(n.to_string()),
             Value::Boolean(b) => PropertyValue::Plain(b.to_string()),
             Value::Float(f) => PropertyValue::Plain(f.to_string()),
-            Value::Table(_) => match s.ctx.secret(&path, value) {
+            Value::Table(_) => match s.ctx.secret(&path, value, "") {
                 Some(secret) => PropertyValue::Secret(secret),
                 None => continue,
             },

@@ -13,6 +13,7 @@ mod admin;
 mod auth;
 mod dedup;
 mod formats;
+mod guards;
 mod hostile;
 mod limits;
 mod logs;
