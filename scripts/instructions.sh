@@ -11,7 +11,12 @@
 # The dump's total divided by COUNT is the figure. The script fails when the `basic`
 # figure exceeds benches/instructions/budget (see docs/performance.md).
 #
+# `scripts/instructions.sh stages` instead counts each stage of the request path
+# (benches/stages.rs under callgrind: instructions per call of each `stage_*`
+# function), so that a change of the end-to-end figure points at its stage.
+#
 # Usage: scripts/instructions.sh [SCHEME...]   (default: basic; also header, hmac, sigv4)
+#        scripts/instructions.sh stages
 # Environment: INSTRUCTIONS_COUNT (1000), INSTRUCTIONS_WARMUP (300), INSTRUCTIONS_BODY
 # (benches/load/milestone-2k.json), INSTRUCTIONS_OUT (a directory to keep each scheme's
 # callgrind dump and annotated profile in; default: discarded).
@@ -29,6 +34,25 @@ event=milestone-status-change
 budget=$(grep -v '^#' benches/instructions/budget | tr -d '[:space:]')
 
 apt_install valgrind valgrind
+
+if [ "${schemes[0]}" = stages ]; then
+  echo "==> building benches/stages.rs (release)" >&2
+  stages=$(cargo build --locked --release --bench stages --message-format=json 2>/dev/null \
+    | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "stages" and m.get("executable"):
+        print(m["executable"])')
+  valgrind --tool=callgrind --callgrind-out-file="$work/stages.out" "$stages" >/dev/null 2>&1
+  calls=$(sed -n 's/^const CALLS: u32 = \([0-9_]*\);/\1/p' benches/stages.rs | tr -d _)
+  echo "instructions per call, over $calls calls (benches/stages.rs under callgrind):"
+  callgrind_annotate --inclusive=yes "$work/stages.out" 2>/dev/null \
+    | sed -n 's/^ *\([0-9,]*\) .*stages::stage_\([a-z_]*\) .*/\2 \1/p' \
+    | while read -r stage total; do
+      printf '  %-24s %8d\n' "$stage" $(( ${total//,/} / calls ))
+    done
+  exit 0
+fi
 echo "==> building (release)" >&2
 cargo build --locked --quiet --release --bin hookbridge --example instructions-client
 bin=$(cargo_target_dir)/release

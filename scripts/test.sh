@@ -3,8 +3,9 @@
 # with the Rust toolchain: installs what it needs into .tools/, checks the generated
 # fixtures, lints, runs the unit, handler and integration tests (each integration
 # test starts its own tansu broker)
-# and the doc tests, then validates the deployment artifacts (Helm chart, manifests,
-# alerts, dashboard, Dockerfile, scripts) offline.
+# and the doc tests, checks the instruction budget (scripts/instructions.sh), then
+# validates the deployment artifacts (Helm chart, manifests, alerts, dashboard,
+# Dockerfile, scripts) offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,8 @@ echo "==> fuzzing the body converters (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 echo "==> the Dockerfile's release build"
 scripts/build-release.sh
+echo "==> the instruction budget (callgrind, end to end with a real broker)"
+scripts/instructions.sh
 echo "==> deployment artifacts"
 scripts/validate-deploy.sh
 echo "==> promtool check metrics on a real scrape"

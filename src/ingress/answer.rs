@@ -126,7 +126,7 @@ impl Webhook<'_> {
 }
 
 /// 200 with where the record is, or 202 for a dead letter.
-fn response(answer: &Answer) -> Response<Full<Bytes>> {
+pub fn response(answer: &Answer) -> Response<Full<Bytes>> {
     let mut id = Uuid::encode_buffer();
     let id = &*answer.id.hyphenated().encode_lower(&mut id);
     let (status, body) = match answer.dead_letter {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
 
-pub use answer::DEDUPLICATED;
+pub use answer::{DEDUPLICATED, response};
 pub use pipeline::handle;
 pub use reject::{Reject, Unavailable};
 

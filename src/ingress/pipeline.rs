@@ -1,4 +1,4 @@
-//! One webhook request, from route to answer, as a list of steps over one [`Webhook`].
+//! One webhook request, from route to answer, as a list of steps over one `Webhook`.
 //!
 //! The order is the contract's: route and method, then admission (draining, lock-out,
 //! in-flight limit) before any work, the body read under its own timeout,
@@ -6,9 +6,9 @@
 //! gets that answer), the credential's rate, the record, and the publication — a 2xx
 //! only once the broker acknowledged the record. The whole request after admission
 //! runs under `server.request_timeout`. What each step refuses is a [`Reject`]; how a
-//! request is admitted is [`admission`](super::admission)'s, how it is published
-//! [`publication`](super::publication)'s, and how it is answered and logged
-//! [`answer`](super::answer)'s.
+//! request is admitted is `admission`'s, how it is published
+//! `publication`'s, and how it is answered and logged
+//! `answer`'s.
 
 use std::error::Error as StdError;
 use std::net::{IpAddr, SocketAddr};
