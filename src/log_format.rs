@@ -34,114 +34,134 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        // Built in a local String (plain pushes, no dynamic dispatch per piece), then
+        // handed to the writer whole.
         let meta = event.metadata();
+        let mut line = String::with_capacity(LINE_CAPACITY);
         write!(
-            writer,
+            line,
             "{{\"timestamp\":\"{}\",\"level\":\"{}\"",
             humantime::format_rfc3339_micros(SystemTime::now()),
             meta.level()
         )?;
-        let mut fields = Fields {
-            out: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_str(",\"target\":")?;
-        string(&mut writer, meta.target())?;
-        writer.write_str("}\n")
+        event.record(&mut Fields(&mut line));
+        line.push_str(",\"target\":");
+        string(&mut line, meta.target());
+        line.push_str("}\n");
+        writer.write_str(&line)
     }
 }
+
+/// Room for a request's line without growing.
+const LINE_CAPACITY: usize = 512;
 
 /// Writes each field as `,"name":value`.
-struct Fields<'w, W> {
-    out: &'w mut W,
-    result: fmt::Result,
-}
+struct Fields<'l>(&'l mut String);
 
-impl<W: Write> Fields<'_, W> {
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
-        if self.result.is_ok() {
-            self.result = self
-                .out
-                .write_char(',')
-                .and_then(|()| string(self.out, field.name()))
-                .and_then(|()| self.out.write_char(':'))
-                .and_then(|()| value(self.out));
-        }
+impl Fields<'_> {
+    fn name(&mut self, field: &Field) -> &mut String {
+        self.0.push(',');
+        string(self.0, field.name());
+        self.0.push(':');
+        self.0
     }
 }
 
-impl<W: Write> Visit for Fields<'_, W> {
+impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, |out| {
-            if value.is_finite() {
-                write!(out, "{value}")
-            } else {
-                out.write_str("null")
-            }
-        });
+        let out = self.name(field);
+        if value.is_finite() {
+            let _ = write!(out, "{value}");
+        } else {
+            out.push_str("null");
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, |out| write!(out, "{value}"));
+        let out = self.name(field);
+        if value < 0 {
+            out.push('-');
+        }
+        integer(out, value.unsigned_abs());
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, |out| write!(out, "{value}"));
+        integer(self.name(field), value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, |out| {
-            out.write_str(if value { "true" } else { "false" })
-        });
+        self.name(field)
+            .push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, |out| string(out, value));
+        string(self.name(field), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, |out| {
-            out.write_char('"')?;
-            write!(Escaped(out), "{value:?}")?;
-            out.write_char('"')
-        });
+        let out = self.name(field);
+        out.push('"');
+        // Writing into a String cannot fail.
+        let _ = write!(Escaped(out), "{value:?}");
+        out.push('"');
+    }
+}
+
+/// `value` in decimal.
+fn integer(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
     }
 }
 
 /// `text` as a JSON string.
-fn string<W: Write>(out: &mut W, text: &str) -> fmt::Result {
-    out.write_char('"')?;
-    Escaped(&mut *out).write_str(text)?;
-    out.write_char('"')
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    escape(out, text);
+    out.push('"');
 }
 
-/// Escapes what it is given for the inside of a JSON string.
-struct Escaped<'w, W>(&'w mut W);
-
-impl<W: Write> Write for Escaped<'_, W> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let mut plain = 0;
-        for (i, byte) in text.bytes().enumerate() {
-            let escape = match byte {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..0x20 => "",
-                _ => continue,
-            };
-            self.0.write_str(&text[plain..i])?;
-            if escape.is_empty() {
-                write!(self.0, "\\u{byte:04x}")?;
-            } else {
-                self.0.write_str(escape)?;
-            }
-            plain = i + 1;
+/// `text`, escaped for the inside of a JSON string.
+fn escape(out: &mut String, text: &str) {
+    let mut plain = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
         }
-        self.0.write_str(&text[plain..])
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+}
+
+/// Escapes what a `Debug` implementation writes.
+struct Escaped<'o>(&'o mut String);
+
+impl Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        escape(self.0, text);
+        Ok(())
     }
 }
 
@@ -202,6 +222,9 @@ mod tests {
                 event = "milestone-status-change",
                 status = 401_u16,
                 offset = -3_i64,
+                zero = 0_u64,
+                largest = u64::MAX,
+                smallest = i64::MIN,
                 duration_ms = 0.127,
                 deduplicated = false,
                 detail = %error,
