@@ -46,8 +46,8 @@ for line in sys.stdin:
   valgrind --tool=callgrind --callgrind-out-file="$work/stages.out" "$stages" >/dev/null 2>&1
   calls=$(sed -n 's/^const CALLS: u32 = \([0-9_]*\);/\1/p' benches/stages.rs | tr -d _)
   echo "instructions per call, over $calls calls (benches/stages.rs under callgrind):"
-  callgrind_annotate --inclusive=yes "$work/stages.out" 2>/dev/null \
-    | sed -n 's/^ *\([0-9,]*\) .*stages::stage_\([a-z_]*\) .*/\2 \1/p' \
+  callgrind_annotate --inclusive=yes --threshold=100 "$work/stages.out" 2>/dev/null \
+    | sed -n 's/^ *\([0-9,]*\) .*stages::stage_\([a-z0-9_]*\) .*/\2 \1/p' \
     | while read -r stage total; do
       printf '  %-24s %8d\n' "$stage" $(( ${total//,/} / calls ))
     done

@@ -54,6 +54,7 @@ pub mod dedup;
 pub mod envelope;
 pub mod everbright;
 pub mod ingress;
+pub mod json_text;
 pub mod limit;
 pub mod listener;
 pub mod log_budget;

@@ -19,6 +19,8 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::json_text;
+
 /// The JSON line format (see the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsonLines;
@@ -126,33 +128,12 @@ fn integer(out: &mut String, mut value: u64) {
 
 /// `text` as a JSON string.
 fn string(out: &mut String, text: &str) {
-    out.push('"');
-    escape(out, text);
-    out.push('"');
+    json_text::push_str(out, text);
 }
 
 /// `text`, escaped for the inside of a JSON string.
 fn escape(out: &mut String, text: &str) {
-    let mut plain = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&text[plain..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        plain = i + 1;
-    }
-    out.push_str(&text[plain..]);
+    json_text::push_escaped(out, text);
 }
 
 /// Escapes what a `Debug` implementation writes.

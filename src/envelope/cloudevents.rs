@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{Incoming, Reason};
 use crate::everbright::{Environment, Event};
+use crate::json_text;
 
 /// `content-type` of a structured record.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
@@ -150,34 +151,30 @@ impl Attributes<'_> {
             Data::Json(j) => j.len(),
             Data::Bytes(b) => b.len() * 4 / 3 + 4,
         };
-        let mut out = Vec::with_capacity(size + 640);
-        out.push(b'{');
+        let mut out = String::with_capacity(size + 640);
+        out.push('{');
         self.each(|name, value| {
-            push_json_str(&mut out, name);
-            out.push(b':');
+            json_text::push_str(&mut out, name);
+            out.push(':');
             match value {
-                Value::Str(v) => push_json_str(&mut out, &v),
-                Value::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+                Value::Str(v) => json_text::push_str(&mut out, &v),
+                Value::Bool(v) => out.push_str(if v { "true" } else { "false" }),
             }
-            out.push(b',');
+            out.push(',');
         });
         match data {
             Data::Json(json) => {
-                out.extend_from_slice(b"\"data\":");
-                out.extend_from_slice(json.as_bytes());
+                out.push_str("\"data\":");
+                out.push_str(json);
             }
             Data::Bytes(bytes) => {
-                out.extend_from_slice(b"\"data_base64\":\"");
-                let start = out.len();
-                out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-                // The slice was sized for padded base64 of `bytes`, so this cannot fail.
-                let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
-                out.truncate(start + written);
-                out.push(b'"');
+                out.push_str("\"data_base64\":\"");
+                STANDARD.encode_string(bytes, &mut out);
+                out.push('"');
             }
         }
-        out.push(b'}');
-        out
+        out.push('}');
+        out.into_bytes()
     }
 
     /// Binary-mode record headers: `ce_` attributes, and `content-type` for
@@ -209,9 +206,4 @@ fn hex_str<'o>(bytes: &[u8; 32], out: &'o mut [u8; 64]) -> &'o str {
 
 fn text(v: &str) -> Value<'_> {
     Value::Str(Cow::Borrowed(v))
-}
-
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
