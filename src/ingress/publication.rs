@@ -1,14 +1,21 @@
 //! The first copy of an event: its publication, counted, and its answer remembered.
 //!
-//! A request that claimed its event (see [`crate::dedup`]) hands the record to a task
-//! of its own and awaits it. The task outlives the request: when the client hangs up or
-//! the request times out, hyper drops the request's future, but the record may already
-//! be with the producer, so the task still waits for the ack, counts it, and stores the
-//! answer for the sender's retry. It holds the request's in-flight permit until then,
-//! so `server.max_inflight` still bounds the work under way. How the record is built
-//! is the pipeline's; this module never looks inside it.
+//! A request that claimed its event (see [`crate::dedup`]) publishes it within its own
+//! task, and the publication outlives the request: when the client hangs up or the
+//! request times out, hyper drops the request's future, but the record may already be
+//! with the producer — so the unfinished publication is handed to a task of its own
+//! ([`Detached`]), which still waits for the ack, counts it, and stores the answer for
+//! the sender's retry. It holds the request's in-flight permit until then, so
+//! `server.max_inflight` still bounds the work under way. A task is spawned only for a
+//! request that is dropped mid-publication, not for every request (a spawn and its
+//! cross-task wake-up cost more than the boxed future that makes the hand-over
+//! possible). How the record is built is the pipeline's; this module never looks
+//! inside it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Instant, SystemTime};
 
 use uuid::Uuid;
@@ -37,20 +44,15 @@ pub(super) struct Publication {
 }
 
 impl Publication {
-    /// Publishes `record` in a task that finishes even if this future is dropped, and
-    /// returns its answer.
+    /// Publishes `record` and returns its answer; the publication finishes even if
+    /// this future is dropped.
     pub(super) async fn publish(
         self,
         record: Record,
         id: Uuid,
         dead_letter: Option<Reason>,
     ) -> Result<Answer, Reject> {
-        match tokio::spawn(self.run(record, id, dead_letter)).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Only a runtime shutting down cancels a task it did not abort.
-            Err(_cancelled) => Err(Reject::Unavailable(Unavailable::Draining)),
-        }
+        Detached(Some(Box::pin(self.run(record, id, dead_letter)))).await
     }
 
     async fn run(
@@ -89,6 +91,38 @@ impl Publication {
                 .deadletters
                 .with_label_values(&[self.event.slug(), reason.as_str()])
                 .inc(),
+        }
+    }
+}
+
+/// A publication polled by the request's own task until it finishes, or — when the
+/// request is dropped first — by a task of its own.
+struct Detached(Option<Running>);
+
+/// A publication under way.
+type Running = Pin<Box<dyn Future<Output = Result<Answer, Reject>> + Send>>;
+
+impl Future for Detached {
+    type Output = Result<Answer, Reject>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(publication) = self.0.as_mut() else {
+            return Poll::Pending; // polled after completion: never by `async fn`
+        };
+        let result = ready!(publication.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let Some(publication) = self.0.take() else {
+            return;
+        };
+        // Outside a runtime (it is shutting down) there is nothing left to finish on.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(publication);
         }
     }
 }
