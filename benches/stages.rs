@@ -197,8 +197,9 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
     let metrics = Arc::new(Metrics::new());
-    let publisher =
-        Arc::new(KafkaPublisher::new(&config.kafka, metrics.clone(), "probe".into()).unwrap());
+    let publisher = Arc::new(
+        KafkaPublisher::new(&config.kafka, metrics.clone(), "probe".into(), Vec::new()).unwrap(),
+    );
     let app = App::new(config, publisher.clone(), &metrics);
     let sink = tracing_subscriber::fmt()
         .with_writer(std::io::sink)

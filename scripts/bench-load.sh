@@ -6,20 +6,24 @@
 #   producer     a bare rdkafka producer with hookbridge's settings: the Kafka ceiling;
 #   header       hookbridge, header credential, shipped defaults (info-level JSON
 #                logs, one line per request, written to a file);
+#   producer-kafka, header-kafka
+#                the same two on Apache Kafka (scripts/kafka.sh, one node, its log on
+#                disk) instead of tansu: the broker users run;
 #   header-warn  the same with logs at warn: what per-request logging costs;
 #   hmac         hookbridge, HMAC-SHA256 (Standard Webhooks: own id and timestamp);
 #   sigv4        hookbridge, AWS SigV4.
 #
 # Each setup runs closed loop (the maximum), then open loop at LOAD_RATES percent of
-# that maximum, every run on a fresh broker (tansu's memory storage slows as it fills)
-# and a fresh hookbridge. After every Kafka run the topic is consumed and counted: the
+# that maximum, every run on a fresh broker (tansu's memory storage slows as it fills;
+# Apache Kafka is made anew, so no run reads another's log) and a fresh hookbridge. After every Kafka run the topic is consumed and counted: the
 # script fails unless every 2xx has its record (and, for hookbridge, none was a
 # replay). Writes $LOAD_OUT/RESULTS.md, load.png and load-runs.jsonl (the raw runs).
 #
 # Usage: scripts/bench-load.sh        (15-20 minutes with the defaults)
 # Environment: LOAD_SECONDS (8) measured per run, LOAD_WARMUP (2), LOAD_CONNS (128),
-# LOAD_RATES ("50 80 100"), LOAD_BODIES ("2k 10k"), LOAD_SETUPS (all six, in the
-# order above; plain and producer first, as the ratios need them), LOAD_OUT (benches).
+# LOAD_RATES ("50 80 100"), LOAD_BODIES ("2k 10k"), LOAD_SETUPS (all eight, in the
+# order above; plain and the producers first, as the ratios need them), LOAD_OUT
+# (benches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -29,7 +33,7 @@ warmup=${LOAD_WARMUP:-2}
 conns=${LOAD_CONNS:-128}
 read -r -a rates <<<"${LOAD_RATES:-50 80 100}"
 read -r -a bodies <<<"${LOAD_BODIES:-2k 10k}"
-read -r -a setups <<<"${LOAD_SETUPS:-plain producer header header-warn hmac sigv4}"
+read -r -a setups <<<"${LOAD_SETUPS:-plain producer producer-kafka header header-kafka header-warn hmac sigv4}"
 out=${LOAD_OUT:-benches}
 event=milestone-status-change
 topic=everbright.production.$event # the config's default topic_template
@@ -40,6 +44,7 @@ cargo build --locked --quiet --release --bin hookbridge \
   --example loadgen --example plain-server --example tail
 bin=$(cargo_target_dir)/release
 tansu=$(scripts/install-tools.sh)
+case " ${setups[*]} " in *-kafka\ *) scripts/kafka.sh install >/dev/null ;; esac
 if [ ! -d "$plot/matplotlib" ]; then
   echo "installing matplotlib into $plot" >&2
   python3 -m pip install --quiet --disable-pip-version-check --target "$plot" matplotlib==3.11.2 >&2
@@ -86,6 +91,19 @@ check_no_replays() {
   fi
 }
 
+# start_broker SETUP: a fresh broker for SETUP, Apache Kafka for the -kafka setups and
+# tansu for the rest; sets kafka_port, broker_pid and broker.
+start_broker() {
+  case $1 in
+    *-kafka) start_kafka; broker=kafka; broker_pid=$kafka_pid ;;
+    *) start_tansu; broker=tansu; broker_pid=$tansu_pid ;;
+  esac
+}
+
+stop_broker() {
+  if [ "$broker" = kafka ]; then stop_kafka; else stop "$tansu_pid"; fi
+}
+
 # measure SETUP BODY [RATE]: one run on fresh processes; appends its JSON line to
 # $runs and sets throughput (whole requests per second). Not run in a subshell, so
 # that what it starts is always known to the cleanup.
@@ -98,28 +116,28 @@ measure() {
     plain)
       start_plain
       args+=(--watch "server=$plain_pid" --config "$config" http --credential load-header) ;;
-    producer)
-      start_tansu
+    producer | producer-kafka)
+      start_broker "$setup"
       local_config "$config"
-      args+=(--watch "broker=$tansu_pid" --config "$work/hookbridge.toml" kafka --topic "$topic") ;;
-    header | header-warn | hmac | sigv4)
-      start_tansu
+      args+=(--watch "broker=$broker_pid" --config "$work/hookbridge.toml" kafka --topic "$topic") ;;
+    header | header-kafka | header-warn | hmac | sigv4)
+      start_broker "$setup"
       local_config "$config"
-      local level=info credential=load-${setup%-warn}
+      local level=info credential=load-${setup%-*}
       # warn, but for the "hookbridge listening" line start_hookbridge reads.
       [ "$setup" != header-warn ] || level=warn,hookbridge=info,hookbridge::ingress=warn
       RUST_LOG=$level start_hookbridge "$bin/hookbridge" json
-      args+=(--watch "hookbridge=$hookbridge_pid" --watch "broker=$tansu_pid"
+      args+=(--watch "hookbridge=$hookbridge_pid" --watch "broker=$broker_pid"
         --config "$work/hookbridge.toml" http --credential "$credential") ;;
     *) echo "error: unknown setup $setup" >&2; exit 2 ;;
   esac
-  [ "$setup" = producer ] || args+=(--event "$event" --url "http://$listen/everbright/$event")
+  [ "${setup%-kafka}" = producer ] || args+=(--event "$event" --url "http://$listen/everbright/$event")
   line=$("$bin/examples/loadgen" "${args[@]}")
   ok_total=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["report"]["ok_total"])' "$line")
   case $setup in
     plain) stop "$plain_pid" ;;
-    producer) check_kafka "$ok_total"; stop "$tansu_pid" ;;
-    *) check_kafka "$ok_total"; check_no_replays; stop "$hookbridge_pid"; stop "$tansu_pid" ;;
+    producer*) check_kafka "$ok_total"; stop_broker ;;
+    *) check_kafka "$ok_total"; check_no_replays; stop "$hookbridge_pid"; stop_broker ;;
   esac
   for log in "$work"/*.log; do : >"$log"; done # the JSON request logs grow large
   echo "$line" >>"$runs"
@@ -146,6 +164,7 @@ machine=$(
   echo "$(nproc) CPUs, $(free -g | awk '/^Mem:/ {print $2}') GB, Linux $(uname -r)"
   rustc --version
   echo "$("$tansu" --version 2>/dev/null | head -n 1) (memory storage)"
+  echo "Apache Kafka $(scripts/kafka.sh version) (one node, KRaft, log on disk)"
 )
 PYTHONPATH=$plot python3 benches/load/report.py "$out/load-runs.jsonl" \
   --machine "$machine" --settings "$seconds s measured after $warmup s warm-up, $conns connections" \

@@ -2,7 +2,8 @@
 # Shared by scripts/demo.sh and scripts/check-metrics.sh: a local tansu broker and a
 # hookbridge process on loopback, cleaned up on exit.
 # Source it from the repository root; it defines: work, free_port, wait_for,
-# apt_install, cargo_target_dir, start_tansu, local_config, start_hookbridge, stop.
+# apt_install, cargo_target_dir, start_tansu, start_kafka, stop_kafka, local_config,
+# start_hookbridge, stop.
 
 work=$(mktemp -d)
 pids=()
@@ -84,6 +85,29 @@ start_tansu() {
   echo "error: tansu did not start; its last log:" >&2
   cat "$work/tansu.log" >&2
   exit 1
+}
+
+# start_kafka: a fresh one-node Apache Kafka (scripts/kafka.sh) in $work/kafka, its
+# log on disk; sets kafka_port and kafka_pid (the JVM).
+start_kafka() {
+  rm -rf "$work/kafka"
+  scripts/kafka.sh init "$work/kafka" >/dev/null
+  scripts/kafka.sh start "$work/kafka" >"$work/kafka.log" 2>&1 || {
+    cat "$work/kafka.log" >&2
+    exit 1
+  }
+  kafka_port=$(sed -n 's/^NODE_1=//p' "$work/kafka/cluster.env")
+  kafka_pid=$(cat "$work/kafka/node-1/pid")
+  pids+=("$kafka_pid")
+}
+
+# stop_kafka: kills the node start_kafka started and removes its data.
+stop_kafka() {
+  scripts/kafka.sh kill "$work/kafka" 1
+  local kept=() pid
+  for pid in "${pids[@]}"; do [ "$pid" = "$kafka_pid" ] || kept+=("$pid"); done
+  pids=("${kept[@]}")
+  rm -rf "$work/kafka"
 }
 
 # local_config SOURCE: writes SOURCE to $work/hookbridge.toml with the local broker and

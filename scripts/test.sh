@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone of this repository on a Debian machine
 # with the Rust toolchain: installs what it needs into .tools/, checks the generated
-# fixtures, lints, runs the unit, handler and integration tests (each integration
-# test starts its own tansu broker)
-# and the doc tests, checks the instruction budget (scripts/instructions.sh), then
-# validates the deployment artifacts (Helm chart, manifests, alerts, dashboard,
-# Dockerfile, scripts) offline.
+# fixtures, lints, runs the unit, handler and integration tests (against real brokers:
+# Apache Kafka from Maven Central's jars where the behaviour depends on the broker,
+# tansu where a broker in milliseconds is enough) and the doc tests, checks the
+# instruction budget (scripts/instructions.sh), then validates the deployment
+# artifacts (Helm chart, manifests, alerts, dashboard, Dockerfile, scripts) offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests call (the SASL test's TLS front needs openssl; the
-# scripts use curl): installed only when missing.
+# Debian packages the tests call, installed only when missing: curl (the scripts),
+# Java 17 and Maven (Apache Kafka runs from its published jars, see scripts/kafka.sh).
 missing=()
-for tool in curl openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for pair in curl:curl java:openjdk-17-jre-headless mvn:maven; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 TANSU_BIN=$(scripts/install-tools.sh)
 export TANSU_BIN
+echo "==> Apache Kafka (scripts/kafka.sh install: Maven Central, once)"
+scripts/kafka.sh install >/dev/null
 
 echo "==> generated fixtures (XML and form variants of the JSON ones) are current"
 python3 scripts/gen-fixture-variants.py --check

@@ -48,19 +48,35 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> 
             if state.is_draining() {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
             }
-            match state.app().publisher.readiness() {
-                Readiness::Ready => text(StatusCode::OK, "ready\n"),
-                Readiness::BrokerUnreachable => {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "broker not reachable\n")
-                }
-                Readiness::NotAcknowledging => text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "records not acknowledged\n",
-                ),
-            }
+            let publisher = &state.app().publisher;
+            readyz(&publisher.readiness(), &publisher.warnings())
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// `/readyz`: 200 when ready, else 503; the first line says why, the lines after it
+/// name problems that do not make the service unready.
+fn readyz(readiness: &Readiness, warnings: &[String]) -> Response<Full<Bytes>> {
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = readiness.reason();
+    body.push('\n');
+    for warning in warnings {
+        body.push_str("warning: ");
+        body.push_str(warning);
+        body.push('\n');
+    }
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
 }
 
 /// How many admin connections may be open at once: Prometheus and the kubelet's

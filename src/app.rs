@@ -312,7 +312,9 @@ mod tests {
             Box::pin(async { Err(PublishError::Closed) })
         }
         fn readiness(&self) -> Readiness {
-            Readiness::BrokerUnreachable
+            Readiness::BrokerUnreachable {
+                unreachable: Vec::new(),
+            }
         }
         fn flush(&self, _timeout: Duration) {}
     }

@@ -29,7 +29,8 @@
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
-//!   lines are written; [`log_format`]: the JSON log line; [`limit`]: rate limits and
+//!   lines are written; [`log_format`]: the JSON log line ([`json_text`]: the JSON
+//!   string escaping it shares with the envelope); [`limit`]: rate limits and
 //!   failed logins per client; [`shutdown`]: the signal to stop.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
@@ -40,7 +41,7 @@
 //! ```text
 //! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, log_format, limit}
-//!      → body
+//!      → {body, json_text}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -184,7 +185,7 @@ fn kafka_connect(metrics: Arc<Metrics>) -> Arc<reload::Connect> {
             .first()
             .map_or(everbright::Environment::Production, |c| c.environment);
         let probe_topic = config.deadletter_topic(environment, everbright::Event::ALL[0]);
-        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic)
+        KafkaPublisher::new(&config.kafka, metrics.clone(), probe_topic, config.topics())
             .map(|p| Arc::new(p) as Arc<dyn Publish>)
     })
 }

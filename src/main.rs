@@ -41,8 +41,12 @@ enum Command {
     CheckConfig {
         /// Check `{ env }` and `{ file }` secret references without reading them (for
         /// checking a config away from where its secrets are mounted).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "kafka")]
         skip_secrets: bool,
+        /// Also connect to `kafka.brokers` and check that every topic the config writes
+        /// to takes the largest record it may produce (exit 69 when unreachable).
+        #[arg(long)]
+        kafka: bool,
     },
     /// Print, as a curl command, a request signed for a credential.
     Sign(sender::Args),
@@ -73,7 +77,9 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     let env = std::sync::Arc::new(|name: &str| std::env::var(name).ok());
     let secrets = match cli.command {
-        Command::CheckConfig { skip_secrets: true } => Secrets::Skip,
+        Command::CheckConfig {
+            skip_secrets: true, ..
+        } => Secrets::Skip,
         _ => Secrets::Read,
     };
     let config = match Config::load_with(&cli.config, env, secrets) {
@@ -84,17 +90,24 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig { skip_secrets } => {
+        Command::CheckConfig {
+            skip_secrets,
+            kafka,
+        } => {
             let unread = if skip_secrets {
                 ", secret references not read"
             } else {
                 ""
             };
             let n = config.credentials.len();
-            print(&format!(
-                "{}: ok ({n} credentials{unread})",
-                cli.config.display()
-            ));
+            let path = cli.config.display();
+            if kafka {
+                let code = check_kafka(&config, &path.to_string());
+                if code != ExitCode::SUCCESS {
+                    return code;
+                }
+            }
+            print(&format!("{path}: ok ({n} credentials{unread})"));
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
@@ -122,6 +135,34 @@ async fn serve(config: Config) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "hookbridge stopped");
             ExitCode::from(EX_SOFTWARE)
+        }
+    }
+}
+
+/// `check-config --kafka`: every topic takes the largest record (else 64), asked of a
+/// reachable cluster (else 69).
+#[tokio::main(flavor = "current_thread")]
+async fn check_kafka(config: &Config, path: &str) -> ExitCode {
+    let topics = config.topics();
+    match hookbridge::publish::topics::findings(&config.kafka, &topics).await {
+        Ok(findings) if findings.is_empty() => {
+            print(&format!(
+                "{path}: kafka: {} topics take records of up to {} bytes",
+                topics.len(),
+                config.kafka.max_record_bytes
+            ));
+            ExitCode::SUCCESS
+        }
+        Ok(findings) => {
+            eprintln!("{path}: {} errors on kafka", findings.len());
+            for finding in findings {
+                eprintln!("  kafka: {finding}");
+            }
+            ExitCode::from(EX_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("{path}: kafka: cannot look up the topics' limits: {e}");
+            ExitCode::from(EX_UNAVAILABLE)
         }
     }
 }

@@ -153,6 +153,14 @@ metrics! {
     kafka_queue_messages: IntGauge = "hookbridge_kafka_queue_messages", ();
     /// Bytes of records in the producer queue.
     kafka_queue_bytes: IntGauge = "hookbridge_kafka_queue_bytes", ();
+    /// The effective max.message.bytes of each topic hookbridge writes to, as the cluster
+    /// reported it (the broker's message.max.bytes for topics not created yet).
+    kafka_topic_max_message_bytes: IntGaugeVec = "hookbridge_kafka_topic_max_message_bytes", &["topic"];
+    /// The largest record hookbridge may produce: the envelope of a body of
+    /// server.max_body_bytes. A topic whose max.message.bytes is below it refuses some webhooks.
+    kafka_max_record_bytes: IntGauge = "hookbridge_kafka_max_record_bytes", ();
+    /// Heartbeat records (kafka.heartbeat_topic), by result (acked or failed).
+    kafka_heartbeats: IntCounterVec = "hookbridge_kafka_heartbeats_total", &["result"];
     /// Authenticated requests refused with 429 by their credential's `rate_limit`.
     rate_limited: IntCounterVec = "hookbridge_rate_limited_total", &["credential"];
     /// Requests refused with 429 because their address failed authentication too often
@@ -178,6 +186,9 @@ impl Metrics {
             .set(1);
         for result in ["success", "failure"] {
             metrics.config_reloads.with_label_values(&[result]);
+        }
+        for result in ["acked", "failed"] {
+            metrics.kafka_heartbeats.with_label_values(&[result]);
         }
         metrics
     }

@@ -136,7 +136,10 @@ fn reload(
     };
     warn_about_restart_only_changes(running, &next);
     let publisher = if next.kafka == running.kafka {
-        state.app().publisher.clone()
+        let kept = state.app().publisher.clone();
+        // The credentials may have changed the topics written to.
+        kept.expect_topics(next.topics());
+        kept
     } else {
         match connect(&next) {
             Ok(p) => {

@@ -118,6 +118,12 @@ pub struct Kafka {
     pub envelope: envelope::Mode,
     /// Passed to librdkafka as-is (values may be secrets).
     pub properties: Vec<(String, PropertyValue)>,
+    /// A topic of hookbridge's own for a small record every `heartbeat_interval`, so that
+    /// readiness and producer recovery follow the cluster even when no webhook arrives
+    /// (`None`: off).
+    pub heartbeat_topic: Option<String>,
+    /// How often the heartbeat record is sent.
+    pub heartbeat_interval: Duration,
     /// The largest record a body of `server.max_body_bytes` can make
     /// ([`envelope::record_limit`]): librdkafka's `message.max.bytes` unless
     /// `kafka.properties` sets it (check-config refuses a smaller value).
@@ -313,6 +319,28 @@ impl Config {
     /// The dead-letter topic for `environment` (and `event`, when the template uses it).
     pub fn deadletter_topic(&self, environment: Environment, event: Event) -> String {
         render_topic(&self.kafka.deadletter_topic_template, environment, event)
+    }
+
+    /// Every topic this config can write to: each credential's events on its
+    /// environment's event and dead-letter topics, then the heartbeat topic; sorted,
+    /// without repeats.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .credentials
+            .iter()
+            .flat_map(|c| {
+                c.events.iter().flat_map(|e| {
+                    [
+                        self.topic(c.environment, e),
+                        self.deadletter_topic(c.environment, e),
+                    ]
+                })
+            })
+            .chain(self.kafka.heartbeat_topic.clone())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
     }
 }
 

@@ -113,6 +113,14 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         }
     };
     let properties = properties(s.table("properties"));
+    let heartbeat_topic = s.string("heartbeat_topic").map(str::to_string);
+    if let Some(topic) = &heartbeat_topic {
+        topic_rules(&s, "heartbeat_topic", topic, false);
+    }
+    let heartbeat_interval = s.duration("heartbeat_interval", Duration::from_secs(5));
+    if heartbeat_interval < Duration::from_secs(1) {
+        s.error("heartbeat_interval", "must be at least 1s");
+    }
     s.finish();
     Some(Kafka {
         brokers: brokers?,
@@ -121,6 +129,8 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         ack_timeout,
         envelope,
         properties,
+        heartbeat_topic,
+        heartbeat_interval,
         // Known once `[server]` is read.
         max_record_bytes: 0,
     })

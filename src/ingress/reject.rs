@@ -16,7 +16,7 @@ use http_body_util::Full;
 use tracing::Level;
 
 use crate::auth::Failure;
-use crate::publish::PublishError;
+use crate::publish::{Class, PublishError};
 
 /// Why a 503 was answered; every one is worth retrying.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,13 +225,10 @@ impl Reject {
 
 impl From<PublishError> for Reject {
     fn from(e: PublishError) -> Reject {
-        match e {
-            PublishError::MessageTooLarge => Reject::PayloadTooLarge,
-            PublishError::QueueFull
-            | PublishError::TimedOut
-            | PublishError::Closed
-            | PublishError::Fenced => Reject::Unavailable(Unavailable::Producer(e)),
-            PublishError::Failed { .. } => Reject::Internal(e),
+        match e.class() {
+            Class::Refused => Reject::PayloadTooLarge,
+            Class::Retry => Reject::Unavailable(Unavailable::Producer(e)),
+            Class::Misconfigured => Reject::Internal(e),
         }
     }
 }

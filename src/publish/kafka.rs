@@ -2,30 +2,41 @@
 //!
 //! Settings hookbridge owns: `acks=all` and `enable.idempotence=true` (no acknowledged
 //! record is lost or duplicated by producer retries), and `message.timeout.ms` equal to
-//! `kafka.ack_timeout`, so librdkafka gives up on a record when the sender is told 503
-//! rather than delivering it long after. Enqueueing never waits: a full queue is an
-//! immediate 503.
+//! `kafka.ack_timeout`, so librdkafka stops retrying a record when its sender is told
+//! 503. (A produce request already on the wire may still be stored by the broker after
+//! that: see docs/reference.md, "One event, one record".) Enqueueing never waits: a
+//! full queue is an immediate 503.
 //!
 //! A supervising task asks the broker for metadata every [`PROBE_INTERVAL`] and, with
-//! what the records' outcomes told [`Health`], replaces the producer by a fresh one (a
-//! new producer id) when the broker fenced it, librdkafka reports a fatal error, or
-//! records keep failing while the broker answers — what a broker that restarted
-//! without its state looks like. Nothing acknowledged is lost by a replacement: only
-//! records that were never acked were in the old producer, and their senders got 503.
+//! what the records' outcomes and librdkafka's errors told [`Health`], replaces the
+//! producer by a fresh one (a new producer id) when the broker fenced it, librdkafka
+//! reports a fatal error, the brokers report another cluster id than before, or records
+//! keep failing while the broker answers — what a broker that restarted without its
+//! state looks like. Nothing acknowledged is lost by a replacement: only records that
+//! were never acked were in the old producer, and their senders got 503.
+//!
+//! Beside it, the publisher checks the size limits of the topics it writes to (see
+//! [`super::topics`]) at start, when the topics change and every
+//! [`LIMITS_INTERVAL`], and sends a heartbeat record every `kafka.heartbeat_interval`
+//! when `kafka.heartbeat_topic` is set, so that readiness and recovery do not wait for
+//! webhooks.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Statistics};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::health::{Health, Readiness, Replace};
+use super::errors::{Class, kind_of, kind_of_code};
+use super::health::{Health, ProducerHealth, Readiness, Replace};
+use super::topics::{self, Finding};
 use super::{Delivery, ErrorKind, Publish, PublishError, Publishing, Record, stats};
 use crate::config::{Kafka, PropertyValue};
 use crate::metrics::Metrics;
@@ -37,6 +48,12 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one metadata probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often the topics' size limits are looked up again (they change rarely).
+pub const LIMITS_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How soon a failed size-limit lookup is tried again.
+const LIMITS_RETRY: Duration = Duration::from_secs(30);
+
 /// librdkafka statistics interval, unless `kafka.properties` sets one.
 const DEFAULT_STATISTICS_INTERVAL_MS: &str = "15000";
 
@@ -47,11 +64,11 @@ const DEFAULT_STATISTICS_INTERVAL_MS: &str = "15000";
 const DEFAULT_LINGER_MS: &str = "1";
 
 /// The librdkafka client callbacks of one producer: logs, errors and statistics go to
-/// tracing and metrics; a fencing goes to [`Health`].
+/// tracing, metrics and [`Health`].
 pub struct Context {
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-    generation: u64,
+    producer: Arc<ProducerHealth>,
     tx_errors: Mutex<HashMap<String, u64>>,
 }
 
@@ -82,21 +99,32 @@ impl ClientContext for Context {
             .kafka_errors
             .with_label_values(&[kind.as_str()])
             .inc();
+        self.health
+            .client_error(kind, broker_of(reason), Instant::now());
         if kind == ErrorKind::Fenced {
-            self.health.failed(self.generation, kind, Instant::now());
+            self.producer.fenced(kind);
         }
         // librdkafka's own log line (see `log`) already reports it at error level.
         tracing::debug!(kind = kind.as_str(), error = %error, "kafka client error: {reason}");
     }
 }
 
-/// One producer and the generation [`Health`] knows it by.
-struct Current {
-    producer: FutureProducer<Context>,
-    generation: u64,
+/// The broker a librdkafka error reason is about: reasons start with the broker's name
+/// (`sasl_ssl://127.0.0.1:9093/2: Connect to … failed`, `127.0.0.1:9092/bootstrap: …`).
+fn broker_of(reason: &str) -> Option<&str> {
+    let (name, _) = reason.split_once(": ")?;
+    let (address, id) = name.rsplit_once('/')?;
+    let named = id == "bootstrap" || (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    (named && address.contains(':') && !name.contains(' ')).then_some(name)
 }
 
-/// What the publisher and its supervising task share.
+/// One producer and what [`Health`] knows of it.
+struct Current {
+    producer: FutureProducer<Context>,
+    health: Arc<ProducerHealth>,
+}
+
+/// What the publisher and its tasks share.
 struct Shared {
     current: ArcSwap<Current>,
     config: ClientConfig,
@@ -104,30 +132,40 @@ struct Shared {
     health: Arc<Health>,
     /// A request that stopped waiting after this long counts as an ack timeout.
     patience: Duration,
+    /// The largest record hookbridge may produce, for the topic limit check.
+    max_record_bytes: usize,
+    /// The topics the serving config writes to, for the limit check.
+    topics: Mutex<Vec<String>>,
+    /// Wakes the limit check when `topics` changed.
+    topics_changed: Notify,
+    /// What the last limit check found.
+    findings: Mutex<Vec<Finding>>,
 }
 
 /// Publishes to Kafka with rdkafka's `FutureProducer`, replacing it when it cannot
 /// get records acknowledged (see the module documentation).
 pub struct KafkaPublisher {
     shared: Arc<Shared>,
-    supervisor: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl KafkaPublisher {
-    /// Creates the producer and starts the supervising task, which probes the
-    /// metadata of `probe_topic`. Must be called within a Tokio runtime.
+    /// Creates the producer and starts its tasks: the supervisor, which probes the
+    /// metadata of `probe_topic`; the size-limit check of `topics`; and the heartbeat
+    /// when `kafka.heartbeat_topic` is set. Must be called within a Tokio runtime.
     pub fn new(
         kafka: &Kafka,
         metrics: Arc<Metrics>,
         probe_topic: String,
+        topics: Vec<String>,
     ) -> Result<Self, KafkaError> {
         let config = client_config(kafka);
         let health = Arc::new(Health::default());
-        let producer = create(&config, &metrics, &health, health.generation())?;
+        let producer = health.producer();
         let shared = Arc::new(Shared {
             current: ArcSwap::from_pointee(Current {
-                producer,
-                generation: health.generation(),
+                producer: create(&config, &metrics, &health, &producer)?,
+                health: producer,
             }),
             config,
             metrics,
@@ -135,24 +173,40 @@ impl KafkaPublisher {
             // The pipeline stops waiting at `ack_timeout`, measured from a moment
             // before this publisher's own clock starts.
             patience: kafka.ack_timeout.mul_f64(0.9),
+            max_record_bytes: kafka.max_record_bytes,
+            topics: Mutex::new(topics),
+            topics_changed: Notify::new(),
+            findings: Mutex::new(Vec::new()),
         });
-        let supervisor = tokio::spawn(supervise(shared.clone(), probe_topic));
-        Ok(KafkaPublisher { shared, supervisor })
+        shared
+            .metrics
+            .kafka_max_record_bytes
+            .set(i64::try_from(kafka.max_record_bytes).unwrap_or(i64::MAX));
+        let mut tasks = vec![
+            tokio::spawn(supervise(shared.clone(), probe_topic)),
+            tokio::spawn(check_limits(shared.clone())),
+        ];
+        if let Some(topic) = &kafka.heartbeat_topic {
+            let interval = kafka.heartbeat_interval;
+            tasks.push(tokio::spawn(heartbeat(
+                shared.clone(),
+                topic.clone(),
+                interval,
+                kafka.ack_timeout,
+            )));
+        }
+        Ok(KafkaPublisher { shared, tasks })
     }
 }
 
 impl Shared {
     /// Swaps in a fresh producer. Only the supervising task calls it.
     fn replace(&self, why: Replace, detail: &str) {
-        let generation = self.health.generation() + 1;
-        match create(&self.config, &self.metrics, &self.health, generation) {
+        let health = self.health.producer();
+        match create(&self.config, &self.metrics, &self.health, &health) {
             Ok(producer) => {
-                let fresh = self.health.replaced();
-                debug_assert_eq!(fresh, generation, "one task replaces producers");
-                let old = self.current.swap(Arc::new(Current {
-                    producer,
-                    generation,
-                }));
+                self.health.replaced(Instant::now());
+                let old = self.current.swap(Arc::new(Current { producer, health }));
                 self.metrics
                     .kafka_errors
                     .with_label_values(&[ErrorKind::ProducerReset.as_str()])
@@ -160,7 +214,6 @@ impl Shared {
                 tracing::warn!(
                     reason = why.as_str(),
                     detail,
-                    generation,
                     "replaced the kafka producer with a fresh one"
                 );
                 // Dropping a producer purges its queue (its waiting senders get 503)
@@ -170,6 +223,10 @@ impl Shared {
             Err(e) => tracing::error!(error = %e, "cannot replace the failing kafka producer"),
         }
     }
+
+    fn findings(&self) -> std::sync::MutexGuard<'_, Vec<Finding>> {
+        self.findings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Probes the broker every [`PROBE_INTERVAL`] and replaces the producer when
@@ -178,21 +235,40 @@ async fn supervise(shared: Arc<Shared>, topic: String) {
     loop {
         let current = shared.current.load_full();
         let t = topic.clone();
-        let answered = tokio::task::spawn_blocking(move || {
-            current
-                .producer
-                .client()
-                .fetch_metadata(Some(&t), PROBE_TIMEOUT)
-                .is_ok()
+        let (answered_by, cluster_id) = tokio::task::spawn_blocking(move || {
+            let client = current.producer.client();
+            let Ok(metadata) = client.fetch_metadata(Some(&t), PROBE_TIMEOUT) else {
+                return (None, None);
+            };
+            // The id of the cluster that just answered (librdkafka keeps the last one).
+            let id = client.fetch_cluster_id(Duration::ZERO);
+            (Some(metadata.orig_broker_name().to_string()), id)
         })
         .await
-        .unwrap_or(false);
+        .unwrap_or((None, None));
         let now = Instant::now();
-        shared.health.probed(answered, now);
-        let fatal = shared.current.load().producer.client().fatal_error();
-        if let Some((_, reason)) = fatal {
-            shared.replace(Replace::Fenced, &reason);
-        } else if let Some(why) = shared.health.verdict(now) {
+        let changed = shared
+            .health
+            .probed(answered_by.as_deref(), cluster_id, now);
+        let current = shared.current.load();
+        if let Some((code, reason)) = current.producer.client().fatal_error() {
+            // A fatal error for lack of rights is not a fencing: readiness says so.
+            let kind = kind_of_code(code);
+            let kind = if kind.class() == Class::Misconfigured {
+                kind
+            } else {
+                ErrorKind::Fenced
+            };
+            current.health.fenced(kind);
+            if let Some(why) = shared.health.verdict(&current.health, now) {
+                drop(current);
+                shared.replace(why, &reason);
+            }
+        } else if changed {
+            drop(current);
+            shared.replace(Replace::ClusterChanged, "");
+        } else if let Some(why) = shared.health.verdict(&current.health, now) {
+            drop(current);
             shared.replace(why, "");
         }
         tokio::select! {
@@ -202,16 +278,103 @@ async fn supervise(shared: Arc<Shared>, topic: String) {
     }
 }
 
+/// Looks up the topics' size limits at start, when the topics change, and every
+/// [`LIMITS_INTERVAL`]; exports them and warns about those that fall short.
+async fn check_limits(shared: Arc<Shared>) {
+    let mut reported: Vec<Finding> = Vec::new();
+    let mut failed: Option<String> = None;
+    loop {
+        let topics = shared
+            .topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let wait = match topics::check(&shared.config, &topics).await {
+            Ok(limits) => {
+                failed = None;
+                let gauge = &shared.metrics.kafka_topic_max_message_bytes;
+                gauge.reset();
+                for limit in &limits {
+                    gauge
+                        .with_label_values(&[&limit.topic])
+                        .set(i64::try_from(limit.max_message_bytes).unwrap_or(i64::MAX));
+                }
+                let findings: Vec<Finding> = limits
+                    .iter()
+                    .filter_map(|l| l.finding(shared.max_record_bytes))
+                    .collect();
+                if findings != reported {
+                    for line in topics::summary(&findings) {
+                        tracing::warn!(max_record_bytes = shared.max_record_bytes, "{line}");
+                    }
+                    reported.clone_from(&findings);
+                }
+                *shared.findings() = findings;
+                LIMITS_INTERVAL
+            }
+            Err(e) => {
+                // Once per kind of failure: at start the brokers may not answer yet,
+                // and without the DescribeConfigs ACL the check can never run.
+                let why = e.to_string();
+                if failed.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %e, "cannot look up the topics' size limits (max.message.bytes); hookbridge needs DescribeConfigs on its topics to check them, and tries again every 30 s");
+                    failed = Some(why);
+                }
+                LIMITS_RETRY
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.topics_changed.notified() => {}
+        }
+    }
+}
+
+/// Sends a small record to `topic` every `interval`, each awaited at most
+/// `ack_timeout`: its outcome tells [`Health`] whether records get through when no
+/// webhook arrives.
+async fn heartbeat(shared: Arc<Shared>, topic: String, interval: Duration, ack_timeout: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = SystemTime::now();
+        let record = Record {
+            topic: topic.as_str().into(),
+            key: Some("hookbridge".into()),
+            value: format!("{{\"heartbeat\":{}}}", epoch_millis(now))
+                .into_bytes()
+                .into(),
+            headers: Vec::new(),
+            timestamp: now,
+        };
+        let sent = publish(&shared, record);
+        let result = match tokio::time::timeout(ack_timeout, sent).await {
+            Ok(Ok(_)) => "acked",
+            Ok(Err(e)) => {
+                tracing::debug!(topic, error = %e, "heartbeat record failed");
+                "failed"
+            }
+            Err(_elapsed) => "failed",
+        };
+        shared
+            .metrics
+            .kafka_heartbeats
+            .with_label_values(&[result])
+            .inc();
+    }
+}
+
 fn create(
     config: &ClientConfig,
     metrics: &Arc<Metrics>,
     health: &Arc<Health>,
-    generation: u64,
+    producer: &Arc<ProducerHealth>,
 ) -> Result<FutureProducer<Context>, KafkaError> {
     config.create_with_context(Context {
         metrics: metrics.clone(),
         health: health.clone(),
-        generation,
+        producer: producer.clone(),
         tx_errors: Mutex::new(HashMap::new()),
     })
 }
@@ -252,7 +415,9 @@ const FLUSH_ON_DROP: Duration = Duration::from_secs(5);
 
 impl Drop for KafkaPublisher {
     fn drop(&mut self) {
-        self.supervisor.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
         // Dropping a librdkafka producer blocks (purge, then up to 500 ms): hand the
         // last reference to a blocking thread, which flushes first.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -269,20 +434,22 @@ impl Drop for KafkaPublisher {
 /// for it (dropped this guard) before the broker answered.
 struct Outcome {
     health: Arc<Health>,
-    generation: u64,
+    producer: Arc<ProducerHealth>,
     since: Instant,
     patience: Duration,
     settled: bool,
 }
 
 impl Outcome {
-    fn settle(&mut self, result: &Result<Delivery, PublishError>) {
+    fn settle(&mut self, topic: &str, result: &Result<Delivery, PublishError>) {
         self.settled = true;
         match result {
-            Ok(_) => self.health.acked(),
-            Err(e) => self
-                .health
-                .failed(self.generation, e.error_kind(), Instant::now()),
+            Ok(_) => self.health.acked(&self.producer),
+            Err(e) => {
+                let kind = e.error_kind();
+                self.health
+                    .failed(&self.producer, topic, kind, Instant::now());
+            }
         }
     }
 }
@@ -292,62 +459,109 @@ impl Drop for Outcome {
         // A request gives up at `kafka.ack_timeout`; one dropped earlier (its client
         // hung up) says nothing about the broker.
         if !self.settled && self.since.elapsed() >= self.patience {
-            self.health
-                .failed(self.generation, ErrorKind::AckTimeout, Instant::now());
+            self.producer.failed(ErrorKind::AckTimeout, Instant::now());
+        }
+    }
+}
+
+/// Hands `record` to the current producer; the future resolves with the broker's
+/// answer, and tells [`Health`] how it went.
+fn publish(shared: &Shared, record: Record) -> Publishing<'static> {
+    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+    for (key, value) in &record.headers {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value.as_slice()),
+        });
+    }
+    let mut future_record = FutureRecord::to(&record.topic)
+        .payload(&record.value[..])
+        .headers(headers)
+        .timestamp(epoch_millis(record.timestamp));
+    if let Some(key) = &record.key {
+        future_record = future_record.key(key);
+    }
+    let current = shared.current.load();
+    let mut outcome = Outcome {
+        health: shared.health.clone(),
+        producer: current.health.clone(),
+        since: Instant::now(),
+        patience: shared.patience,
+        settled: false,
+    };
+    // The future does not hold the producer: a replaced one is dropped by the
+    // supervisor, which purges what it still queued (those requests get 503).
+    let sent = current
+        .producer
+        .send_result(future_record)
+        .map_err(|(e, _)| classify(&e));
+    drop(current);
+    let size = record.value.len();
+    let topic = record.topic;
+    Box::pin(async move {
+        let result = match sent {
+            Ok(delivery) => match delivery.await {
+                Ok(Ok(d)) => Ok(Delivery {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                Ok(Err((e, _))) => Err(classify(&e)),
+                Err(_canceled) => Err(PublishError::Closed),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            refused(&topic, size, e);
+        }
+        outcome.settle(&topic, &result);
+        result
+    })
+}
+
+/// Logs a record Kafka will never take, or a topic that refuses records: the sender
+/// gets a 4xx or 500, and the operator needs the topic and size to act.
+fn refused(topic: &str, bytes: usize, error: &PublishError) {
+    match error.class() {
+        Class::Retry => {}
+        Class::Refused => tracing::warn!(
+            topic,
+            bytes,
+            "kafka refused a record as too large: raise the topic's max.message.bytes, or lower server.max_body_bytes"
+        ),
+        Class::Misconfigured => {
+            tracing::error!(topic, bytes, error = %error, "kafka refused a record");
         }
     }
 }
 
 impl Publish for KafkaPublisher {
     fn publish(&self, record: Record) -> Publishing<'_> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (key, value) in &record.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_slice()),
-            });
-        }
-        let mut future_record = FutureRecord::to(&record.topic)
-            .payload(&record.value[..])
-            .headers(headers)
-            .timestamp(epoch_millis(record.timestamp));
-        if let Some(key) = &record.key {
-            future_record = future_record.key(key);
-        }
-        let current = self.shared.current.load();
-        let mut outcome = Outcome {
-            health: self.shared.health.clone(),
-            generation: current.generation,
-            since: Instant::now(),
-            patience: self.shared.patience,
-            settled: false,
-        };
-        // The future does not hold the producer: a replaced one is dropped by the
-        // supervisor, which purges what it still queued (those requests get 503).
-        let sent = current
-            .producer
-            .send_result(future_record)
-            .map_err(|(e, _)| classify(&e));
-        drop(current);
-        Box::pin(async move {
-            let result = match sent {
-                Ok(delivery) => match delivery.await {
-                    Ok(Ok(d)) => Ok(Delivery {
-                        partition: d.partition,
-                        offset: d.offset,
-                    }),
-                    Ok(Err((e, _))) => Err(classify(&e)),
-                    Err(_canceled) => Err(PublishError::Closed),
-                },
-                Err(e) => Err(e),
-            };
-            outcome.settle(&result);
-            result
-        })
+        publish(&self.shared, record)
     }
 
     fn readiness(&self) -> Readiness {
-        self.shared.health.readiness(Instant::now())
+        let current = self.shared.current.load();
+        self.shared
+            .health
+            .readiness(&current.health, Instant::now())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut lines = self.shared.health.warnings(Instant::now());
+        lines.extend(topics::summary(&self.shared.findings()));
+        lines
+    }
+
+    fn expect_topics(&self, topics: Vec<String>) {
+        let mut known = self
+            .shared
+            .topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *known != topics {
+            *known = topics;
+            self.shared.topics_changed.notify_one();
+        }
     }
 
     fn flush(&self, timeout: Duration) {
@@ -359,35 +573,6 @@ impl Publish for KafkaPublisher {
 
 fn classify(error: &KafkaError) -> PublishError {
     PublishError::of(kind_of(error), || error.to_string())
-}
-
-/// The one grouping of librdkafka errors into the small, fixed set of kinds.
-fn kind_of(error: &KafkaError) -> ErrorKind {
-    use RDKafkaErrorCode as C;
-    let Some(code) = error.rdkafka_error_code() else {
-        return ErrorKind::Client;
-    };
-    match code {
-        C::QueueFull => ErrorKind::QueueFull,
-        C::PurgeQueue | C::PurgeInflight => ErrorKind::Closed,
-        C::MessageTimedOut | C::RequestTimedOut => ErrorKind::TimedOut,
-        C::MessageSizeTooLarge | C::InvalidMessageSize => ErrorKind::MessageTooLarge,
-        C::BrokerTransportFailure | C::AllBrokersDown | C::Resolve | C::NetworkException => {
-            ErrorKind::Transport
-        }
-        C::Authentication | C::SaslAuthenticationFailed => ErrorKind::Authentication,
-        C::SSL => ErrorKind::Tls,
-        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => ErrorKind::Authorization,
-        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition => {
-            ErrorKind::UnknownTopic
-        }
-        C::Fatal
-        | C::ProducerFenced
-        | C::InvalidProducerEpoch
-        | C::UnknownProducerId
-        | C::OutOfOrderSequenceNumber => ErrorKind::Fenced,
-        _ => ErrorKind::Other,
-    }
 }
 
 /// Milliseconds since the Unix epoch of `time` (0 before it).
@@ -412,6 +597,8 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            heartbeat_topic: None,
+            heartbeat_interval: Duration::from_secs(5),
             max_record_bytes: crate::envelope::record_limit(1 << 20),
         }
     }

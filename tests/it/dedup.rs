@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::support::{self, Answer, Broker, Endpoints, Server, consume, credential, post};
+use crate::support::kafka::Options;
+use crate::support::{self, Answer, Cluster, Endpoints, Kafka, Server, consume, credential, post};
 
-const TOPIC: &str = "everbright.production.milestone-status-change";
+const TOPIC: &str = "production.milestone-status-change";
 const PATH: &str = "/everbright/milestone-status-change";
 
-async fn start(broker: &Broker) -> Server {
+async fn start(broker: &impl Cluster) -> Server {
     let toml = support::config(broker, "", credential::header("engine", "prod-key"));
     let server = Server::start(&toml).await;
     server.wait_ready().await;
@@ -26,15 +27,15 @@ async fn send_copy(url: &str) -> Answer {
 }
 
 /// The one record on the topic, counted by consuming it.
-async fn the_only_record(broker: &Broker) -> serde_json::Value {
-    let records = consume(broker, TOPIC, 1).await;
+async fn the_only_record(broker: &impl Cluster) -> serde_json::Value {
+    let records = consume(broker, &broker.topic(TOPIC), 1).await;
     assert_eq!(records.len(), 1, "one event, one record");
     records[0].json()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_copies_and_a_retry_make_one_record_with_one_id() {
-    let broker = Broker::start();
+    let broker = Kafka::lease();
     let server = start(&broker).await;
     let url = server.url(PATH);
     let copies: Vec<_> = (0..20)
@@ -69,13 +70,14 @@ async fn twenty_concurrent_copies_and_a_retry_make_one_record_with_one_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_hangs_up_before_the_ack_gets_the_answer_on_its_retry() {
-    let broker = Broker::start();
+    // A broker of its own: it is paused.
+    let broker = Kafka::start(Options::default());
     let server = start(&broker).await;
     let url = server.url(PATH);
-    broker.pause();
+    broker.pause(1);
     let hung_up = tokio::time::timeout(Duration::from_millis(800), send_copy(&url)).await;
     assert!(hung_up.is_err(), "no answer while the broker is paused");
-    broker.resume();
+    broker.resume(1);
     // Published all the same: the retry gets its answer, once acked.
     let retry = send_copy(&url).await;
     assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);

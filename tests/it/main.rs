@@ -11,6 +11,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod cluster;
 mod dedup;
 mod formats;
 mod guards;
@@ -21,6 +22,7 @@ mod outage;
 mod publish;
 mod ratelimit;
 mod reload;
-mod sasl;
+mod secure;
 mod shutdown;
 mod signed;
+mod topic_limits;

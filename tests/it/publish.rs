@@ -7,7 +7,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::support::credential::{self, Credential};
-use crate::support::{self, Broker, Endpoints, Server, consume, fixture, post};
+use crate::support::{self, Cluster, Endpoints, Kafka, Server, consume, fixture, post};
 
 fn engine() -> Credential {
     credential::header("engine", "prod-key").set("organization", "acme-solar")
@@ -37,7 +37,7 @@ fn fixture_table() -> Vec<[String; 5]> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_route_publishes_to_its_topic_keyed_by_site() {
-    let broker = Broker::start();
+    let broker = Kafka::lease();
     let server = Server::start(&support::config(&broker, "", engine())).await;
     let table = fixture_table();
     assert_eq!(table.len(), 13);
@@ -54,12 +54,12 @@ async fn every_event_route_publishes_to_its_topic_keyed_by_site() {
         assert_eq!(answer.status, StatusCode::OK, "{slug}: {:?}", answer.body);
         assert_eq!(
             answer.json()["topic"],
-            format!("everbright.production.{slug}")
+            broker.topic(&format!("production.{slug}"))
         );
         let _ = site;
     }
     for [slug, _, site, quote, status] in &table {
-        let records = consume(&broker, &format!("everbright.production.{slug}"), 1).await;
+        let records = consume(&broker, &broker.topic(&format!("production.{slug}")), 1).await;
         assert_eq!(records.len(), 1, "{slug}");
         let r = &records[0];
         assert_eq!(r.key.as_deref(), Some(site.as_str()), "{slug}");
@@ -81,7 +81,7 @@ async fn every_event_route_publishes_to_its_topic_keyed_by_site() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_match_the_cloudevents_contract_attribute_for_attribute() {
-    let broker = Broker::start();
+    let broker = Kafka::lease();
     let server = Server::start(&support::config(&broker, "", engine())).await;
     let body = fixture("json/milestone-status-change.json");
     let before = SystemTime::now();
@@ -96,7 +96,12 @@ async fn records_match_the_cloudevents_contract_attribute_for_attribute() {
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     let reply = answer.json();
-    let records = consume(&broker, "everbright.production.milestone-status-change", 1).await;
+    let records = consume(
+        &broker,
+        &broker.topic("production.milestone-status-change"),
+        1,
+    )
+    .await;
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(reply["partition"], r.partition);
@@ -180,7 +185,7 @@ async fn records_match_the_cloudevents_contract_attribute_for_attribute() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_and_test_credentials_land_on_their_own_topics() {
-    let broker = Broker::start();
+    let broker = Kafka::lease();
     let credentials = credential::all([
         credential::header("engine", "prod-key"),
         credential::header("onboard", "test-key").set("environment", "test"),
@@ -194,8 +199,8 @@ async fn production_and_test_credentials_land_on_their_own_topics() {
         let answer = post(&url, &[("x-api-key", key)], support::payload(site)).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    let prod = consume(&broker, "everbright.production.stage-transition", 1).await;
-    let test = consume(&broker, "everbright.test.stage-transition", 1).await;
+    let prod = consume(&broker, &broker.topic("production.stage-transition"), 1).await;
+    let test = consume(&broker, &broker.topic("test.stage-transition"), 1).await;
     assert_eq!(prod.len(), 1);
     assert_eq!(test.len(), 1);
     assert_eq!(prod[0].key.as_deref(), Some(support::SITE));
@@ -207,10 +212,10 @@ async fn production_and_test_credentials_land_on_their_own_topics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_mode_carries_attributes_as_ce_headers() {
-    let broker = Broker::start();
+    let broker = Kafka::lease();
     let toml = support::config(&broker, "", engine()).replace(
         "ack_timeout = \"3s\"",
-        "ack_timeout = \"3s\"\nenvelope = \"binary\"\ntopic_template = \"bin.{environment}.{event}\"",
+        "ack_timeout = \"3s\"\nenvelope = \"binary\"",
     );
     let server = Server::start(&toml).await;
     let body = support::payload(support::SITE);
@@ -221,7 +226,12 @@ async fn binary_mode_carries_attributes_as_ce_headers() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    let records = consume(&broker, "bin.production.invoice-status-change", 1).await;
+    let records = consume(
+        &broker,
+        &broker.topic("production.invoice-status-change"),
+        1,
+    )
+    .await;
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(r.value, body.as_bytes());

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::support::{self, Broker, Endpoints, Process, Signal, consume, credential, get, post};
+use crate::support::{
+    self, Broker, Cluster, Endpoints, Process, Signal, consume, credential, get, post,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_requests_in_flight_and_exits_zero() {

@@ -1,5 +1,7 @@
-//! A real Kafka-protocol broker (tansu) per test, on a free loopback port (another
-//! one if that port is taken before tansu binds it).
+//! A Kafka-protocol broker in milliseconds (tansu, memory only) per test, on a free
+//! loopback port (another one if that port is taken before tansu binds it): for the
+//! tests whose behaviour does not depend on the broker. Those that do use Apache Kafka
+//! ([`super::kafka`]).
 //!
 //! tansu is found through `TANSU_BIN`, then the project-local `.tools/` install made
 //! by `scripts/install-tools.sh`, then `PATH`. If it cannot be found or does not start,
@@ -12,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::Cluster;
+
 /// A running tansu broker, killed on drop (and when the test process dies, since it
 /// watches its stdin).
 pub struct Broker {
@@ -20,11 +24,8 @@ pub struct Broker {
     port: u16,
     /// The port clients are told to use, when not `port`.
     advertised: Option<u16>,
-    /// librdkafka properties a client needs besides `bootstrap.servers` (SASL and TLS
-    /// settings; empty for `Broker::start()`).
-    client: Vec<(&'static str, String)>,
     /// tansu's log, for [`Broker::start`]'s failure messages (removed after the broker).
-    _logs: Option<tempfile::TempDir>,
+    _logs: tempfile::TempDir,
 }
 
 fn tansu_path() -> PathBuf {
@@ -125,8 +126,7 @@ wait "$child" 2>/dev/null"#;
             pid,
             port,
             advertised,
-            client: Vec::new(),
-            _logs: Some(logs),
+            _logs: logs,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -152,11 +152,6 @@ wait "$child" 2>/dev/null"#;
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    /// `host:port` for `kafka.brokers`.
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
     }
 
     /// The port the broker listens on.
@@ -206,123 +201,6 @@ wait "$child" 2>/dev/null"#;
     }
 }
 
-/// The SCRAM user of [`Broker::start_sasl`].
-pub const SASL_USER: &str = "hookbridge";
-
-impl Broker {
-    /// A broker that requires SASL/SCRAM (SCRAM-SHA-256 and SCRAM-SHA-512) from user
-    /// [`SASL_USER`] with `password`, over plaintext TCP (`SASL_PLAINTEXT`).
-    pub fn start_sasl(password: &str) -> Broker {
-        Broker::start_secure(password, None)
-    }
-
-    /// Same over TLS (`SASL_SSL`): a throw-away CA and a certificate for 127.0.0.1 and
-    /// localhost are written to `tls_dir`; clients trust `tls_dir/ca.crt`.
-    pub fn start_sasl_ssl(password: &str, tls_dir: &Path) -> Broker {
-        Broker::start_secure(password, Some(tls_dir))
-    }
-
-    fn start_secure(password: &str, tls_dir: Option<&Path>) -> Broker {
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/sasl-broker.sh");
-        let mut command = Command::new("bash");
-        command
-            .arg(&script)
-            .arg("--tansu")
-            .arg(tansu_path())
-            // The script stops tansu and the front when its stdin closes: on drop, and
-            // when the test process dies.
-            .arg("--watch-stdin")
-            // Never on the command line: visible in `ps`.
-            .env("KAFKA_SASL_PASSWORD", password)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Start-up failures and rejected logins show in the test output.
-            .stderr(Stdio::inherit());
-        if let Some(dir) = tls_dir {
-            command.arg("--tls").arg(dir);
-        }
-        let mut guard = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        let mut stdout = BufReader::new(guard.stdout.take().expect("piped stdout"));
-        let (mut port, mut pid, mut ca) = (None, None, None);
-        // The script prints its KEY=value lines only once tansu and the front answer (it
-        // gives up after 15 s), or exits non-zero with the reason on stderr.
-        let mut line = String::new();
-        while port.is_none() || pid.is_none() || ca.is_none() {
-            line.clear();
-            let read = stdout.read_line(&mut line).expect("sasl-broker.sh stdout");
-            if read == 0 {
-                let status = guard.wait().expect("sasl-broker.sh status");
-                panic!("the SASL broker did not start ({status}); its stderr is above");
-            }
-            let (key, value) = line.trim_end().split_once('=').unwrap_or_default();
-            match key {
-                "PORT" => port = value.parse::<u16>().ok(),
-                // "PID=<tansu> <front>": pause()/resume() freeze tansu itself, so the
-                // front keeps connections open and nothing is answered, as with start().
-                "PID" => pid = value.split(' ').next().and_then(|p| p.parse::<u32>().ok()),
-                // Empty without TLS.
-                "CA" => ca = Some(value.to_string()),
-                _ => {}
-            }
-        }
-        // Keep reading (and discarding) stdout so the script never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let ca = ca.expect("CA line");
-        let mut client = vec![
-            ("sasl.mechanism", "SCRAM-SHA-256".to_string()),
-            ("sasl.username", SASL_USER.to_string()),
-            ("sasl.password", password.to_string()),
-        ];
-        if ca.is_empty() {
-            client.push(("security.protocol", "SASL_PLAINTEXT".to_string()));
-        } else {
-            client.push(("security.protocol", "SASL_SSL".to_string()));
-            client.push(("ssl.ca.location", ca));
-        }
-        Broker {
-            guard,
-            pid: pid.expect("PID line"),
-            port: port.expect("PORT line"),
-            advertised: None,
-            client,
-            _logs: None,
-        }
-    }
-
-    /// What the tests' own clients (support::consumer) set besides `bootstrap.servers`.
-    pub fn client_properties(&self) -> &[(&'static str, String)] {
-        &self.client
-    }
-}
-
-/// `[kafka.properties]` for hookbridge against [`Broker::start_sasl`] (`ca: None`) or
-/// [`Broker::start_sasl_ssl`] (`ca: Some(tls_dir/ca.crt)`). The password is a literal:
-/// test configs are parsed without the process environment.
-pub fn sasl_properties(ca: Option<&Path>, mechanism: &str, password: &str) -> String {
-    let mut properties = format!(
-        "[kafka.properties]\n\
-         \"security.protocol\" = \"{}\"\n\
-         \"sasl.mechanism\" = \"{mechanism}\"\n\
-         \"sasl.username\" = \"{SASL_USER}\"\n\
-         \"sasl.password\" = {password:?}\n",
-        if ca.is_some() {
-            "SASL_SSL"
-        } else {
-            "SASL_PLAINTEXT"
-        },
-    );
-    if let Some(ca) = ca {
-        properties.push_str(&format!(
-            "\"ssl.ca.location\" = {:?}\n",
-            ca.display().to_string()
-        ));
-    }
-    properties
-}
-
 /// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (IPv4): its
 /// socket inodes, from `/proc/<pid>/fd`, against the LISTEN entries of `/proc/net/tcp`.
 fn listens(pid: u32, port: u16) -> bool {
@@ -348,7 +226,7 @@ fn listens(pid: u32, port: u16) -> bool {
 }
 
 /// Whether process `pid` still runs (exists and is not a zombie).
-fn is_alive(pid: u32) -> bool {
+pub(super) fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         // "pid (comm) state …": the state follows the last ')'.
         stat.rsplit_once(')')
@@ -356,13 +234,19 @@ fn is_alive(pid: u32) -> bool {
     })
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(super) fn signal(pid: u32, sig: &str) {
     let status = Command::new("kill")
         .arg(sig)
         .arg(pid.to_string())
         .status()
         .expect("kill");
     assert!(status.success(), "kill {sig} {pid} failed");
+}
+
+impl Cluster for Broker {
+    fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }
 
 impl Drop for Broker {

@@ -1,10 +1,12 @@
-//! Shared pieces of the integration tests: a broker, hookbridge on real sockets (in
-//! this process or as the binary), an HTTP client, a metrics reader, credentials and a
-//! Kafka consumer.
+//! Shared pieces of the integration tests: brokers (tansu, Apache Kafka), hookbridge
+//! on real sockets (in this process or as the binary), an HTTP client, a metrics
+//! reader, credentials and a Kafka consumer.
 
 pub mod broker;
 pub mod consumer;
 pub mod credential;
+pub mod kafka;
+pub mod load;
 pub mod metrics;
 pub mod process;
 pub mod proxy;
@@ -24,7 +26,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use broker::Broker;
+use broker::{is_alive, signal};
 pub use consumer::Consumed;
+pub use kafka::Kafka;
 pub use process::{Process, Signal};
 
 /// A site UUID used where the payload does not matter.
@@ -34,9 +38,43 @@ pub const SITE: &str = "5f0c7f1e-8d2a-4b7e-9c3d-2a1b0c9d8e7f";
 /// addresses from its log.
 pub const EPHEMERAL_PORTS: &str = "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"";
 
+/// Where a test's records go and are read back from: a tansu [`Broker`], an Apache
+/// [`Kafka`] cluster, or topics of a test's own on the shared one ([`kafka::Lease`]).
+pub trait Cluster {
+    /// `host:port,…` for `kafka.brokers` and the tests' consumers.
+    fn bootstrap(&self) -> String;
+
+    /// librdkafka properties a client needs besides `bootstrap.servers`.
+    fn client_properties(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// The first part of every topic name (hookbridge's default templates use
+    /// `everbright`).
+    fn prefix(&self) -> &str {
+        "everbright"
+    }
+
+    /// The topic `{prefix}.{suffix}`, e.g. `topic("production.site-archived")`.
+    fn topic(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.prefix())
+    }
+
+    /// `[kafka]` lines that point hookbridge's topic templates at [`Cluster::prefix`].
+    fn templates(&self) -> String {
+        match self.prefix() {
+            "everbright" => String::new(),
+            prefix => format!(
+                "topic_template = \"{prefix}.{{environment}}.{{event}}\"\n\
+                 deadletter_topic_template = \"{prefix}.{{environment}}.deadletter\"\n"
+            ),
+        }
+    }
+}
+
 /// A config with the given broker and extra TOML (credentials, overrides) appended.
 /// Timeouts are short so failure paths finish quickly.
-pub fn config(broker: &Broker, server_extra: &str, rest: impl Display) -> String {
+pub fn config(broker: &impl Cluster, server_extra: &str, rest: impl Display) -> String {
     format!(
         r#"
 [server]
@@ -48,10 +86,11 @@ shutdown_grace = "10s"
 [kafka]
 brokers = "{}"
 ack_timeout = "3s"
-
+{}
 {rest}
 "#,
-        broker.bootstrap()
+        broker.bootstrap(),
+        broker.templates(),
     )
 }
 
@@ -87,6 +126,17 @@ pub trait Endpoints {
     /// One scrape of `/metrics`.
     async fn metrics(&self) -> metrics::Scrape {
         metrics::scrape(&self.admin_url("/metrics")).await
+    }
+
+    /// How many times the Kafka producer was replaced.
+    async fn producer_resets(&self) -> f64 {
+        self.metrics()
+            .await
+            .get(
+                "hookbridge_kafka_errors_total",
+                &[("kind", "producer-reset")],
+            )
+            .unwrap_or(0.0)
     }
 
     /// Waits (up to 15 s) until sample `name{labels}` exists and `done` holds for its
@@ -217,12 +267,12 @@ pub async fn get(url: &str) -> Answer {
 }
 
 /// Consumes `topic` off the async threads (see [`consumer::consume`]).
-pub async fn consume(broker: &Broker, topic: &str, expected: usize) -> Vec<Consumed> {
+pub async fn consume(broker: &impl Cluster, topic: &str, expected: usize) -> Vec<Consumed> {
     consume_within(broker, topic, expected, Duration::from_secs(15)).await
 }
 
 /// Asserts that `topic` has no record (or does not exist) after a short wait.
-pub async fn assert_no_records(broker: &Broker, topic: &str) {
+pub async fn assert_no_records(broker: &impl Cluster, topic: &str) {
     let found = consume_within(broker, topic, 0, Duration::from_secs(3)).await;
     assert!(
         found.is_empty(),
@@ -231,14 +281,14 @@ pub async fn assert_no_records(broker: &Broker, topic: &str) {
     );
 }
 
-async fn consume_within(
-    broker: &Broker,
+pub async fn consume_within(
+    broker: &impl Cluster,
     topic: &str,
     expected: usize,
     wait: Duration,
 ) -> Vec<Consumed> {
     let (bootstrap, topic) = (broker.bootstrap(), topic.to_string());
-    let properties = broker.client_properties().to_vec();
+    let properties = broker.client_properties();
     tokio::task::spawn_blocking(move || {
         consumer::consume(&bootstrap, &properties, &topic, expected, wait)
     })
