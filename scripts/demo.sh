@@ -12,7 +12,10 @@ echo "==> installing tools into .tools/ (tansu, a Kafka-protocol broker)"
 scripts/install-tools.sh >/dev/null
 
 echo "==> building hookbridge and a Kafka consumer (the first build compiles librdkafka and OpenSSL: several minutes)"
-cargo build --locked --bin hookbridge --example tail
+# Two builds, not one: built together, the example's dev-dependencies would change the
+# features hookbridge is compiled with, and README's `cargo run` would rebuild it.
+cargo build --locked --bin hookbridge
+cargo build --locked --example tail
 bin="$(cargo_target_dir)/debug/hookbridge"
 
 start_tansu

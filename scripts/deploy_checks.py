@@ -17,7 +17,8 @@ import yaml
 
 # API groups whose kinds are CRDs: kubernetes-validate has no schema for them, which is fine.
 # Any other kind without a schema is a typo or an API removed from Kubernetes 1.30.
-CRD_GROUPS = {"monitoring.coreos.com", "kafka.strimzi.io"}
+CRD_GROUPS = {"monitoring.coreos.com", "kafka.strimzi.io", "gateway.networking.k8s.io", "keda.sh",
+              "autoscaling.k8s.io"}
 
 SEVERITIES = {"critical", "warning", "info"}
 
@@ -30,7 +31,8 @@ GRAFANA_BUILTINS = {
     "__interval_ms": "60000",
 }
 
-# Fields of the custom resources the chart renders (Prometheus Operator v1, Strimzi v1beta2).
+# Fields of the custom resources the chart renders (Prometheus Operator v1, Strimzi v1 and
+# v1beta2, Gateway API v1, KEDA v1alpha1, the VPA of ci/full-values.yaml).
 CR_FIELDS = {
     "ServiceMonitor": {
         "spec": {"endpoints", "selector", "namespaceSelector", "jobLabel", "targetLabels",
@@ -50,8 +52,25 @@ CR_FIELDS = {
     "KafkaTopic": {
         "spec": {"partitions", "replicas", "config", "topicName"},
     },
+    "HTTPRoute": {
+        "spec": {"parentRefs", "hostnames", "rules"},
+        "spec.parentRefs[]": {"group", "kind", "name", "namespace", "sectionName", "port"},
+        "spec.rules[]": {"matches", "backendRefs", "filters", "timeouts", "name"},
+        "spec.rules[].matches[]": {"path", "headers", "queryParams", "method"},
+        "spec.rules[].matches[].path": {"type", "value"},
+        "spec.rules[].backendRefs[]": {"name", "port", "namespace", "kind", "group", "weight", "filters"},
+    },
+    "ScaledObject": {
+        "spec": {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "cooldownPeriod", "pollingInterval",
+                 "idleReplicaCount", "initialCooldownPeriod", "fallback", "advanced", "triggers"},
+        "spec.triggers[]": {"type", "metadata", "name", "authenticationRef", "metricType", "useCachedMetrics"},
+    },
+    "VerticalPodAutoscaler": {
+        "spec": {"targetRef", "updatePolicy", "resourcePolicy", "recommenders"},
+    },
     "KafkaUser": {
         "spec": {"authentication", "authorization", "quotas", "template"},
+        "spec.template": {"secret"},
         "spec.authentication": {"type", "password"},
         "spec.authorization": {"type", "acls"},
         "spec.authorization.acls[]": {"resource", "operations", "host", "type"},
@@ -376,8 +395,10 @@ def _normalize(doc, generated_configmaps):
 
 def equivalence(args):
     """The kustomize rendering of deploy/ equals the chart's defaults, except the credentials
-    Secret (deploy/base expects one you create) and the Helm-only labels and checksum."""
-    helm_docs = [d for d in load_all(args.helm) if d["kind"] != "Secret"]
+    Secret (deploy/base expects one you create), Helm hooks (the `helm test` pod) and the
+    Helm-only labels and checksum."""
+    helm_docs = [d for d in load_all(args.helm)
+                 if d["kind"] != "Secret" and "helm.sh/hook" not in d["metadata"].get("annotations", {})]
     kust_docs = []
     for path in args.kustomize:
         kust_docs.extend(load_all(path))

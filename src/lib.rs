@@ -28,19 +28,23 @@
 //!   with one record.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
+//! - [`spool`]: the crash-safe spool on local disk (records Kafka could not take in
+//!   time) and the forwarder that drains it through [`publish::Publish`].
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
 //!   lines are written; [`log_format`]: the JSON log line ([`json_text`]: the JSON
 //!   string escaping it shares with the envelope); [`limit`]: rate limits and
-//!   failed logins per client; [`shutdown`]: the signal to stop.
-//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright.
+//!   failed logins per client; [`shutdown`]: the signal to stop; [`backoff`]: pauses
+//!   between retries.
+//! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
+//!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`app`]: the state a request works with, swapped whole on [`reload`].
 //! - [`everbright`]: the events and environments EverBright has.
 //!
 //! Imports point one way, down the data flow:
 //!
 //! ```text
-//! main → lib → {ingress, admin, reload, sender} → app → {config, publish, route}
-//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, log_format, limit}
+//! main → lib → {ingress, admin, reload, probe → sender} → app → {config, publish, spool, route}
+//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, log_format, limit, backoff}
 //!      → {body, json_text}
 //! ```
 //!
@@ -49,6 +53,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod body;
 pub mod config;
 pub mod dedup;
@@ -61,11 +66,13 @@ pub mod listener;
 pub mod log_budget;
 pub mod log_format;
 pub mod metrics;
+pub mod probe;
 pub mod publish;
 pub mod reload;
 pub mod route;
 pub mod sender;
 pub mod shutdown;
+pub mod spool;
 
 use std::fmt;
 use std::future::Future;

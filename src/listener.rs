@@ -32,6 +32,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
+use crate::backoff::Backoff;
+
+/// The pause after the first accept failure.
+const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+/// The longest pause between accept attempts.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// How one connection is read, decided when it is accepted.
 #[derive(Debug, Clone, Copy)]
 pub struct Connection {
@@ -77,7 +84,7 @@ pub async fn serve<A, S>(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new(ACCEPT_BACKOFF_FIRST, ACCEPT_BACKOFF_MAX);
     loop {
         let stream = tokio::select! {
             stream = next(&listener, &slots, &mut backoff) => stream,
@@ -143,33 +150,6 @@ async fn next(
                 tokio::time::sleep(delay).await;
             }
         }
-    }
-}
-
-/// Exponential backoff for a run of accept failures.
-#[derive(Debug, Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    /// The pause after the first failure.
-    const FIRST: Duration = Duration::from_millis(10);
-    /// The longest pause.
-    const MAX: Duration = Duration::from_secs(1);
-
-    /// Records a failure: how long to pause, and whether it starts a run of failures.
-    fn failed(&mut self) -> (Duration, bool) {
-        self.failures = self.failures.saturating_add(1);
-        let doublings = (self.failures - 1).min(16);
-        let delay = Self::FIRST.saturating_mul(1 << doublings).min(Self::MAX);
-        (delay, self.failures == 1)
-    }
-
-    /// Records a success: the length of the run of failures it ends, if any.
-    fn succeeded(&mut self) -> Option<u32> {
-        let failures = std::mem::take(&mut self.failures);
-        (failures > 0).then_some(failures)
     }
 }
 
@@ -288,35 +268,5 @@ mod tests {
             waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
             "{waited:?}"
         );
-    }
-
-    #[test]
-    fn accept_failures_back_off_to_a_second_and_log_once_per_run() {
-        let mut b = Backoff::default();
-        let delays: Vec<(u64, bool)> = (0..10)
-            .map(|_| b.failed())
-            .map(|(d, first)| (u64::try_from(d.as_millis()).unwrap(), first))
-            .collect();
-        assert_eq!(
-            delays,
-            [
-                (10, true),
-                (20, false),
-                (40, false),
-                (80, false),
-                (160, false),
-                (320, false),
-                (640, false),
-                (1000, false),
-                (1000, false),
-                (1000, false)
-            ]
-        );
-        for _ in 0..1000 {
-            assert_eq!(b.failed().0, Backoff::MAX);
-        }
-        assert_eq!(b.succeeded(), Some(1010));
-        assert_eq!(b.succeeded(), None);
-        assert_eq!(b.failed(), (Backoff::FIRST, true));
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hookbridge::config::{Config, Secrets};
-use hookbridge::sender;
+use hookbridge::{probe, sender};
 
 /// EverBright webhooks in, acknowledged CloudEvents on Kafka out.
 #[derive(Parser)]
@@ -53,6 +53,9 @@ enum Command {
     /// Send a request signed for a credential; print the status and answer. Exits 1
     /// when the answer is not 2xx.
     Send(sender::Args),
+    /// GET a URL (e.g. /readyz) and exit 0 on a 2xx answer, 1 otherwise; reads no
+    /// config. For checks where the image has no shell or curl (`helm test`).
+    Probe(probe::Args),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,9 +77,13 @@ const EX_SOFTWARE: u8 = 70;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = match cli.command {
+        Command::Probe(args) => return run_probe(&args),
+        command => command,
+    };
     init_tracing(cli.log_format);
     let env = std::sync::Arc::new(|name: &str| std::env::var(name).ok());
-    let secrets = match cli.command {
+    let secrets = match command {
         Command::CheckConfig {
             skip_secrets: true, ..
         } => Secrets::Skip,
@@ -89,7 +96,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    match cli.command {
+    match command {
         Command::CheckConfig {
             skip_secrets,
             kafka,
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Sign(r) => request(&config, r, false),
         Command::Send(r) => request(&config, r, true),
+        Command::Probe(args) => run_probe(&args),
     }
 }
 
@@ -181,6 +189,24 @@ async fn request(config: &Config, args: sender::Args, send: bool) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn run_probe(args: &probe::Args) -> ExitCode {
+    match probe::run(args).await {
+        Ok(answer) => {
+            print(&answer.line());
+            if answer.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EX_UNAVAILABLE)
         }
     }
 }

@@ -166,6 +166,22 @@ metrics! {
     /// Requests refused with 429 because their address failed authentication too often
     /// (`server.failed_auth_limit`).
     failed_auth_limited: IntCounter = "hookbridge_failed_auth_limited_total", ();
+    /// Records in the spool: synced to disk and not yet acknowledged by Kafka.
+    spool_records: IntGauge = "hookbridge_spool_records", ();
+    /// Bytes of the spool's segment files, counted against `spool.max_bytes`.
+    spool_bytes: IntGauge = "hookbridge_spool_bytes", ();
+    /// The configured `spool.max_bytes` (0 when the spool is off).
+    spool_capacity: IntGauge = "hookbridge_spool_capacity_bytes", ();
+    /// Age of the oldest record in the spool, from when its request was received (0 when empty).
+    spool_oldest_record_age: Gauge = "hookbridge_spool_oldest_record_age_seconds", ();
+    /// Records appended to the spool and synced to disk.
+    spooled: IntCounter = "hookbridge_spooled_total", ();
+    /// Spooled records removed after forwarding, by result: acked by Kafka, or rejected by it for good (too large).
+    spool_forwarded: IntCounterVec = "hookbridge_spool_forwarded_total", &["result"];
+    /// Spooled records lost to a torn or corrupt tail found at start, or unreadable when forwarded.
+    spool_corrupt_records: IntCounter = "hookbridge_spool_corrupt_records_total", ();
+    /// Data syncs (fdatasync) of spool segments; one covers every append of its group.
+    spool_syncs: IntCounter = "hookbridge_spool_syncs_total", ();
 }
 
 impl Metrics {
@@ -189,6 +205,9 @@ impl Metrics {
         }
         for result in ["acked", "failed"] {
             metrics.kafka_heartbeats.with_label_values(&[result]);
+        }
+        for result in ["acked", "rejected"] {
+            metrics.spool_forwarded.with_label_values(&[result]);
         }
         metrics
     }

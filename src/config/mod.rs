@@ -14,6 +14,7 @@ mod credentials;
 mod origin;
 mod read;
 mod sections;
+mod spool;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ pub struct Config {
     pub payload: Payload,
     /// `[dedup]`: how long, and for how many events, an answer is remembered.
     pub dedup: Dedup,
+    /// `[spool]`: where records Kafka could not take in time are kept; `None`: off.
+    pub spool: Option<Spool>,
     /// `[[credentials]]`: who may send webhooks; at least one.
     pub credentials: Vec<Credential>,
     /// `rate_limit` of the credentials that have one, by credential name.
@@ -162,6 +165,19 @@ pub struct Dedup {
     pub window: Duration,
     /// The most events remembered at once; at least `server.max_inflight`.
     pub capacity: usize,
+}
+
+/// `[spool]`: the crash-safe spool's directory and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spool {
+    /// The directory holding the spool (created if missing; relative paths are
+    /// resolved against the config file's directory). One process at a time.
+    pub dir: PathBuf,
+    /// The bytes of disk the spool may use; beyond it, appends are refused.
+    pub max_bytes: u64,
+    /// A segment file is closed and a new one started past this size; a segment is
+    /// deleted once all its records are forwarded.
+    pub segment_bytes: u64,
 }
 
 /// Keys hookbridge sets itself; `kafka.properties` may not override them.
@@ -270,13 +286,23 @@ impl Config {
         let routes = sections::routes(root.table("routes"));
         let payload = sections::payload(root.table("payload"));
         let dedup = sections::dedup(root.table("dedup"));
+        let spool = table
+            .contains_key("spool")
+            .then(|| spool::read(root.table("spool")));
         let (credentials, rate_limits) = credentials::read(&mut root);
         root.finish();
 
         // Cross-field rules run even when some keys had errors, so that one run reports
         // as much as possible; values that failed to parse fall back to their defaults.
-        let config = match (server, kafka, payload, dedup) {
-            (Some(server), Some(mut kafka), Some(payload), Some(dedup)) => {
+        // `Some(None)`: `[spool]` is there but invalid.
+        let config = match (server, kafka, payload, dedup, spool) {
+            (
+                Some(server),
+                Some(mut kafka),
+                Some(payload),
+                Some(dedup),
+                spool @ (None | Some(Some(_))),
+            ) => {
                 kafka.max_record_bytes = envelope::record_limit(server.max_body_bytes);
                 let config = Config {
                     server,
@@ -284,12 +310,14 @@ impl Config {
                     routes,
                     payload,
                     dedup,
+                    spool: spool.flatten(),
                     credentials,
                     rate_limits,
                     secret_files: Vec::new(),
                     origin: None,
                 };
                 sections::cross_check(&ctx, &config);
+                spool::cross_check(&ctx, &config);
                 credentials::cross_check(&ctx, &config);
                 Some(config)
             }

@@ -51,6 +51,11 @@ impl<'e> Ctx<'e> {
         });
     }
 
+    /// The directory relative paths in the config are resolved against.
+    pub(super) fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
     /// The errors so far, and the secret files that were read with the digests of
     /// their content.
     pub(super) fn into_parts(self) -> (Vec<ConfigError>, Vec<(PathBuf, [u8; 32])>) {

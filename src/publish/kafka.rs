@@ -386,7 +386,11 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     config
         .set("client.id", "hookbridge")
         .set("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS)
-        .set("linger.ms", DEFAULT_LINGER_MS);
+        .set("linger.ms", DEFAULT_LINGER_MS)
+        // A connection to every broker, not only to the leaders written to: a broker
+        // that goes down is then noticed at once, named by /readyz, and no producer is
+        // replaced while it is down (see `health`).
+        .set("enable.sparse.connections", "false");
     for (key, value) in &kafka.properties {
         match value {
             PropertyValue::Plain(v) => config.set(key, v),
@@ -629,6 +633,7 @@ mod tests {
             ("enable.idempotence", "true"),
             ("message.timeout.ms", "2500"),
             ("statistics.interval.ms", "15000"),
+            ("enable.sparse.connections", "false"),
             ("message.max.bytes", "1594712"),
         ] {
             assert_eq!(config.get(key), Some(value), "{key}");

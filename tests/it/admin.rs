@@ -119,3 +119,36 @@ fn check_config(path: &std::path::Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `hookbridge probe`, which the chart's `helm test` runs against `/readyz`: exit 0 on a
+/// 2xx answer, 1 on another status, 69 when nothing answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_by_the_answer() {
+    let broker = Broker::start();
+    let toml = support::config(&broker, "", credential::none("open"));
+    let server = Server::start(&toml).await;
+    server.wait_ready().await;
+    let probe = |url: String| {
+        Command::new(env!("CARGO_BIN_EXE_hookbridge"))
+            .args(["probe", "--timeout", "5s", &url])
+            .output()
+            .unwrap()
+    };
+
+    let ready = probe(server.admin_url("/readyz"));
+    assert_eq!(ready.status.code(), Some(0), "{ready:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ready.stdout).trim(),
+        "200 OK ready"
+    );
+
+    let missing = probe(server.admin_url("/nowhere"));
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    assert!(String::from_utf8_lossy(&missing.stdout).starts_with("404"));
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}/readyz", listener.local_addr().unwrap());
+    drop(listener);
+    let refused = probe(closed);
+    assert_eq!(refused.status.code(), Some(69), "{refused:?}");
+}

@@ -25,4 +25,5 @@ mod reload;
 mod secure;
 mod shutdown;
 mod signed;
+mod spool;
 mod topic_limits;

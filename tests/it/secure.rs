@@ -4,7 +4,7 @@
 //! timeout, an unready `/readyz` naming the cause, never a 2xx, and no record.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http::StatusCode;
 
@@ -36,6 +36,15 @@ struct Secured<'a> {
 
 impl Secured<'_> {
     fn config(&self) -> String {
+        let ca = format!(
+            "\"ssl.ca.location\" = {:?}\n",
+            self.ca.display().to_string()
+        );
+        self.config_trusting(&ca)
+    }
+
+    /// The config with `ca` as the `[kafka.properties]` line that names the CA.
+    fn config_trusting(&self, ca: &str) -> String {
         let kafka = self.lease.kafka();
         let properties = format!(
             "[kafka.properties]\n\
@@ -43,10 +52,9 @@ impl Secured<'_> {
              \"sasl.mechanism\" = \"SCRAM-SHA-512\"\n\
              \"sasl.username\" = \"{SCRAM_USER}\"\n\
              \"sasl.password\" = {:?}\n\
-             \"ssl.ca.location\" = {:?}\n",
+             {ca}",
             kafka.secure_protocol(),
             self.password,
-            self.ca.display().to_string(),
         );
         support::config(
             self,
@@ -160,4 +168,44 @@ async fn an_expired_broker_certificate_means_503_and_not_ready_for_tls() {
         ca: &ca,
     };
     assert_refused(secured, "kafka TLS handshake failed").await;
+}
+
+/// The Helm chart's way to trust a cluster CA: its PEM, read from the mounted file as a
+/// `{ file }` secret (`ssl.ca.pem`), so that a CA renewed in that file is picked up live.
+/// hookbridge starts trusting a CA that did not sign the broker (not ready, 503); the file
+/// then gets the right CA, and without a restart hookbridge turns ready and publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_pem_read_from_a_file_is_reloaded_when_the_file_changes() {
+    let lease = secure().leased();
+    let (ca, other_ca) = lease.kafka().ca();
+    let mounted = tempfile::tempdir().unwrap();
+    let pem = mounted.path().join("ca.crt");
+    std::fs::copy(&other_ca, &pem).unwrap();
+    let secured = Secured {
+        lease: &lease,
+        password: PASSWORD,
+        ca: &pem,
+    };
+    let config = secured.config_trusting(&format!(
+        "\"ssl.ca.pem\" = {{ file = {:?} }}\n",
+        pem.display().to_string()
+    ));
+    let path = mounted.path().join("hookbridge.toml");
+    std::fs::write(&path, config).unwrap();
+    let loaded = hookbridge::config::Config::load(&path, Arc::new(|_: &str| None)).unwrap();
+    let server = Server::start_config(loaded).await;
+    support::assert_unavailable_within_ack_timeout(&server.url(PATH)).await;
+
+    std::fs::copy(&ca, &pem).unwrap();
+    let reloaded = [("result", "success")];
+    server
+        .wait_for_metric("hookbridge_config_reloads_total", &reloaded, |n| n >= 1.0)
+        .await;
+    server.wait_ready().await;
+    let answer = post(&server.url(PATH), &[], support::payload(support::SITE)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    let records = support::consume(&lease, &lease.topic("production.site-archived"), 1).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].json()["id"], answer.json()["id"]);
+    server.stop().await;
 }

@@ -101,11 +101,143 @@ A Go-style duration as hookbridge writes them ("20s", "1m30s", "500ms") → whol
 {{- div (add $ms 999) 1000 }}
 {{- end }}
 
-{{/* Fails the render when the pod could be killed before hookbridge finished draining. */}}
+{{/*
+Fails the render when the pod could be killed before hookbridge finished: after SIGTERM it
+drains for up to shutdown_grace, then flushes the producer for up to ack_timeout.
+*/}}
 {{- define "hookbridge.checkGracePeriod" -}}
 {{- $grace := include "hookbridge.durationSeconds" (.Values.config.server.shutdown_grace | default "20s") | int }}
-{{- $needed := add (int .Values.preStopSleepSeconds) $grace }}
+{{- $flush := include "hookbridge.durationSeconds" (.Values.config.kafka.ack_timeout | default "5s") | int }}
+{{- $needed := add (int .Values.preStopSleepSeconds) $grace $flush }}
 {{- if le (int .Values.terminationGracePeriodSeconds) $needed }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + config.server.shutdown_grace (%d s)" (int .Values.terminationGracePeriodSeconds) $needed) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + config.server.shutdown_grace + config.kafka.ack_timeout (the Kafka flush): %d s" (int .Values.terminationGracePeriodSeconds) $needed) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Kafka security values in effect, as JSON {"sasl": …, "tls": …}: kafka.sasl and kafka.tls,
+with what kafkaUser.enabled implies filled in where they leave it open (the mechanism or
+client certificate, the user name, and the Secret Strimzi writes, named after the user).
+*/}}
+{{- define "hookbridge.kafkaSecurity" -}}
+{{- $sasl := deepCopy .Values.kafka.sasl }}
+{{- $tls := deepCopy .Values.kafka.tls }}
+{{- $ku := .Values.kafkaUser }}
+{{- if $ku.enabled }}
+{{- $user := include "hookbridge.kafkaUserName" . }}
+{{- if eq $ku.authentication "tls" }}
+{{- $_ := set $tls "enabled" true }}
+{{- $_ := set $tls "clientSecret" ($tls.clientSecret | default $user) }}
+{{- else }}
+{{- $_ := set $sasl "mechanism" ($sasl.mechanism | default "SCRAM-SHA-512") }}
+{{- if not $sasl.usernameKey }}
+{{- $_ := set $sasl "username" ($sasl.username | default $user) }}
+{{- end }}
+{{- $_ := set $sasl "existingSecret" ($sasl.existingSecret | default $user) }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "sasl" $sasl "tls" $tls) }}
+{{- end }}
+
+{{- define "hookbridge.kafkaUserName" -}}
+{{- .Values.kafkaUser.name | default (include "hookbridge.fullname" .) }}
+{{- end }}
+
+{{/* The environments the credentials use, space-separated, sorted. */}}
+{{- define "hookbridge.credentialEnvironments" -}}
+{{- $envs := list }}
+{{- range .Values.credentials }}{{ $envs = append $envs (.environment | default "production") }}{{ end }}
+{{- $envs | uniq | sortAlpha | join " " }}
+{{- end }}
+
+{{/*
+The Strimzi API version: kafkaTopics.apiVersion when set, else v1 when the cluster serves it
+(Strimzi 0.49 and later; 1.0 serves nothing else), else v1beta2.
+*/}}
+{{- define "hookbridge.strimziApiVersion" -}}
+{{- if .Values.kafkaTopics.apiVersion }}{{ .Values.kafkaTopics.apiVersion }}
+{{- else if .Capabilities.APIVersions.Has "kafka.strimzi.io/v1" }}kafka.strimzi.io/v1
+{{- else }}kafka.strimzi.io/v1beta2
+{{- end }}
+{{- end }}
+
+{{/*
+Every topic hookbridge writes to, as JSON [{"name", "deadletter"}], for the environments given
+(dict "root" $ "envs" LIST): the 13 event topics and the dead-letter topic of each.
+*/}}
+{{- define "hookbridge.topicNames" -}}
+{{- $kafka := .root.Values.config.kafka }}
+{{- $topics := list }}
+{{- range $env := .envs | uniq | sortAlpha }}
+{{- range $event := include "hookbridge.eventSlugs" $.root | splitList " " }}
+{{- $topics = append $topics (dict "name" ($kafka.topic_template | replace "{environment}" $env | replace "{event}" $event) "deadletter" false) }}
+{{- end }}
+{{- $dl := $kafka.deadletter_topic_template | replace "{environment}" $env }}
+{{- if contains "{event}" $dl }}
+{{- range $event := include "hookbridge.eventSlugs" $.root | splitList " " }}
+{{- $topics = append $topics (dict "name" ($dl | replace "{event}" $event) "deadletter" true) }}
+{{- end }}
+{{- else }}
+{{- $topics = append $topics (dict "name" $dl "deadletter" true) }}
+{{- end }}
+{{- end }}
+{{- toJson $topics }}
+{{- end }}
+
+{{/* Labels of the pods: the selector, the version, and commonLabels merged with podLabels. */}}
+{{- define "hookbridge.podLabels" -}}
+{{ include "hookbridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "hookbridge.versionLabel" . }}
+{{- with merge (deepCopy .Values.podLabels) .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The webhook paths an Ingress or HTTPRoute exposes, as JSON [{"path", "type"}]: the prefix,
+then every config.routes path exactly. /metrics and the probes stay inside the cluster.
+*/}}
+{{- define "hookbridge.webhookPaths" -}}
+{{- $paths := list (dict "path" (.Values.config.server.path_prefix | default "/everbright") "type" "PathPrefix") }}
+{{- range keys (.Values.config.routes | default dict) | sortAlpha }}
+{{- $paths = append $paths (dict "path" . "type" "Exact") }}
+{{- end }}
+{{- toJson $paths }}
+{{- end }}
+
+{{/* Labels of the `helm test` pod: this release's, but not the selector's (no Service routes to it). */}}
+{{- define "hookbridge.testLabels" -}}
+helm.sh/chart: {{ include "hookbridge.chart" . }}
+app.kubernetes.io/name: {{ include "hookbridge.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The NOTES line of one monitoring object (dict "root" "kind" "values" "key" "selector"): whether it
+was rendered, and whether a stock kube-prometheus-stack would select it.
+*/}}
+{{- define "hookbridge.notes.monitoring" -}}
+{{- $root := .root }}
+{{- $labels := merge (dict) (.values.labels | default dict) ($root.Values.commonLabels | default dict) }}
+{{- if include "hookbridge.monitoringEnabled" (dict "mode" .values.enabled "root" $root) }}
+{{- if hasKey $labels "release" }}
+   {{ .kind }} "{{ include "hookbridge.fullname" $root }}" (job="{{ $root.Values.metrics.jobLabel }}") is installed with
+   the label release={{ get $labels "release" }}: your Prometheus' {{ .selector }} must match it.
+{{- else }}
+   {{ .kind }} "{{ include "hookbridge.fullname" $root }}" is installed but has no `release` label: a stock
+   kube-prometheus-stack selects only those labelled release=<its Helm release name> and ignores
+   this one. Add --set {{ .key }}.labels.release=<that name> (or the labels of your
+   Prometheus' {{ .selector }}).
+{{- end }}
+{{- else if eq (toString .values.enabled) "false" }}
+   No {{ .kind }}: {{ .key }}.enabled is false.
+{{- else }}
+   No {{ .kind }}: this cluster does not serve monitoring.coreos.com/v1 (no Prometheus Operator).
+   Set {{ .key }}.enabled=true to render it anyway (docs/kubernetes.md).
 {{- end }}
 {{- end }}

@@ -76,13 +76,14 @@ secretKey names a key of the credentials Secret, mounted as a file.
 {{- end }}
 
 {{/*
-kafka.properties as JSON: what the `kafka` values imply (security.protocol, sasl.*, ssl.*),
-overridden by config.kafka.properties.
+kafka.properties as JSON: what the `kafka` (and `kafkaUser`) values imply (security.protocol,
+sasl.*, ssl.*), overridden by config.kafka.properties.
 */}}
 {{- define "hookbridge.kafkaProperties" -}}
 {{- $props := dict }}
-{{- $sasl := .Values.kafka.sasl }}
-{{- $tls := .Values.kafka.tls }}
+{{- $security := include "hookbridge.kafkaSecurity" . | fromJson }}
+{{- $sasl := $security.sasl }}
+{{- $tls := $security.tls }}
 {{- if $sasl.mechanism }}
 {{- $_ := set $props "security.protocol" (ternary "SASL_SSL" "SASL_PLAINTEXT" $tls.enabled) }}
 {{- $_ := set $props "sasl.mechanism" $sasl.mechanism }}
@@ -98,7 +99,9 @@ overridden by config.kafka.properties.
 {{- end }}
 {{- if $tls.enabled }}
 {{- if $tls.caSecret }}
-{{- $_ := set $props "ssl.ca.location" (printf "%s/%s" (include "hookbridge.kafkaCaDir" .) $tls.caKey) }}
+{{- /* The PEM itself, read from the file as a secret reference: hookbridge fingerprints the
+       file and, when Strimzi renews its CA, reloads it with a fresh producer. */}}
+{{- $_ := set $props "ssl.ca.pem" (dict "file" (printf "%s/%s" (include "hookbridge.kafkaCaDir" .) $tls.caKey)) }}
 {{- else }}
 {{- $_ := set $props "ssl.ca.location" (include "hookbridge.systemCaBundle" .) }}
 {{- end }}
