@@ -86,7 +86,8 @@ for scheme in "${schemes[@]}"; do
   callgrind_control -d "$hookbridge_pid" >/dev/null 2>&1
   stop "$hookbridge_pid"
   stop "$tansu_pid"
-  dump=$(ls -t "$work"/callgrind.out.* | head -n 1)
+  # The dump callgrind_control asked for (not the one written when hookbridge exits).
+  dump=$(grep -l '^desc: Trigger: dump' "$work"/callgrind.out* | head -n 1)
   total=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$dump")
   per_request=$((total / count))
   echo "$scheme: $per_request instructions per request ($total over $count requests)"
