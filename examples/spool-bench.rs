@@ -58,7 +58,7 @@ fn entry(n: u64, value_bytes: usize) -> Entry {
         record: Record {
             topic: "everbright.production.milestone-status-change".into(),
             key: Some(format!("site-{}", n % 100)),
-            value: vec![b'x'; value_bytes],
+            value: vec![b'x'; value_bytes].into(),
             headers: vec![(Cow::Borrowed("ce_id"), n.to_string().into_bytes())],
             timestamp: SystemTime::now(),
         },

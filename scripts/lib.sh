@@ -42,9 +42,10 @@ cargo_target_dir() {
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
-# wait_for URL WHAT: polls URL until it answers 2xx, or prints the logs and fails.
+# wait_for URL WHAT: polls URL until it answers 2xx, or prints the logs and fails
+# (after 20 s, or START_SECONDS).
 wait_for() {
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((${START_SECONDS:-20} * 5))); do
     if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
     sleep 0.2
   done
@@ -121,7 +122,8 @@ local_config() {
 # start_hookbridge BINARY [LOG_FORMAT]: serves $work/hookbridge.toml logging to
 # $work/hookbridge.log (text unless LOG_FORMAT says json; RUST_LOG sets the level),
 # reads the bound addresses from its "hookbridge listening" log line into listen and
-# admin (host:port), sets hookbridge_pid, and waits until it is ready.
+# admin (host:port), sets hookbridge_pid, and waits until it is ready (START_SECONDS
+# for each, 20 by default).
 start_hookbridge() {
   local pid line=""
   "$1" --log-format "${2:-text}" serve --config "$work/hookbridge.toml" >"$work/hookbridge.log" 2>&1 &
@@ -129,7 +131,7 @@ start_hookbridge() {
   pids+=("$pid")
   # shellcheck disable=SC2034 # for the scripts that source this one
   hookbridge_pid=$pid
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((${START_SECONDS:-20} * 10))); do
     line=$(grep -m 1 "hookbridge listening" "$work/hookbridge.log" || true)
     [ -n "$line" ] && break
     kill -0 "$pid" 2>/dev/null || break

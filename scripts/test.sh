@@ -3,11 +3,11 @@
 # with the Rust toolchain: installs what it needs into .tools/, checks the generated
 # fixtures, lints, runs the unit, handler and integration tests (against real brokers:
 # Apache Kafka from Maven Central's jars where the behaviour depends on the broker,
-# tansu where a broker in milliseconds is enough) and the doc tests, checks the topic
-# contract of the example config (docs/contract), tries the consumer examples of the
-# README (scripts/consumers.sh), then validates
-# the deployment artifacts (Helm chart, manifests, alerts, dashboard, Dockerfile,
-# scripts) offline.
+# tansu where a broker in milliseconds is enough) and the doc tests, checks the
+# instruction budget (scripts/instructions.sh) and the topic contract of the example
+# config (docs/contract), tries the consumer examples of the README
+# (scripts/consumers.sh), then validates the deployment artifacts (Helm chart,
+# manifests, alerts, dashboard, Dockerfile, scripts) offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,8 @@ echo "==> fuzzing the body converters (bounded)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 echo "==> the Dockerfile's release build"
 scripts/build-release.sh
+echo "==> the instruction budget (callgrind, end to end with a real broker)"
+scripts/instructions.sh
 echo "==> deployment artifacts"
 scripts/validate-deploy.sh
 echo "==> promtool check metrics on a real scrape"

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use http::HeaderName;
+use prometheus::{Histogram, IntCounter};
 use tokio::sync::Semaphore;
-
 use uuid::Uuid;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Credential};
 use crate::config::{Config, Dedup, Server};
-use crate::dedup::Cache;
+use crate::dedup::{Cache, Owner};
 use crate::envelope::{self, Reason};
 use crate::everbright::{Environment, Event};
 use crate::limit::{FailedAuth, TokenBucket};
@@ -48,34 +48,62 @@ pub struct App {
     pub rate_limits: HashMap<String, TokenBucket>,
     /// `server.failed_auth_limit`, with the failures counted so far.
     pub failed_auth: Option<FailedAuth>,
-    topics: Vec<String>,
-    deadletter_topics: Vec<String>,
+    topics: Vec<Arc<str>>,
+    deadletter_topics: Vec<Arc<str>>,
+    by_event: Vec<EventSeries>,
+    by_credential: Vec<CredentialSeries>,
+}
+
+/// The series a request of one event updates, resolved once per config (a label
+/// lookup hashes the labels and takes a lock; a handle does neither).
+pub struct EventSeries {
+    /// `hookbridge_http_requests_total{event, status="200"}`.
+    pub ok: IntCounter,
+    /// `hookbridge_http_requests_total{event, status="202"}`.
+    pub accepted: IntCounter,
+    /// `hookbridge_http_request_duration_seconds{event}`.
+    pub duration: Histogram,
+    /// The `event` label.
+    pub label: &'static str,
+}
+
+/// The series of one credential, resolved once per config.
+pub struct CredentialSeries {
+    /// The credential's name, shared (it owns the credential's dedup entries).
+    pub name: Owner,
+    /// `hookbridge_events_published_total` by event (`Event as usize`), for the
+    /// events the credential may deliver.
+    pub published: Vec<Option<IntCounter>>,
+    /// `hookbridge_deduplicated_total{credential}`.
+    pub deduplicated: IntCounter,
+    /// `hookbridge_rate_limited_total{credential}`.
+    pub rate_limited: IntCounter,
 }
 
 impl App {
     /// Builds the app for `config`, publishing through `publisher`. Pre-creates the
     /// metric series dashboards and alerts expect to exist at zero.
     pub fn new(config: Config, publisher: Arc<dyn Publish>, metrics: &Metrics) -> App {
-        let grid = |f: &dyn Fn(Environment, Event) -> String| -> Vec<String> {
+        let grid = |f: &dyn Fn(Environment, Event) -> Arc<str>| -> Vec<Arc<str>> {
             Environment::ALL
                 .into_iter()
                 .flat_map(|env| Event::ALL.into_iter().map(move |event| (env, event)))
                 .map(|(env, event)| f(env, event))
                 .collect()
         };
-        let topics = grid(&|env, event| config.topic(env, event));
-        let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event));
-        for c in &config.credentials {
-            metrics.rate_limited.with_label_values(&[&c.name]);
-            metrics.deduplicated.with_label_values(&[&c.name]);
-            for event in c.events.iter() {
-                metrics.events_published.with_label_values(&[
-                    event.slug(),
-                    c.environment.as_str(),
-                    &c.name,
-                ]);
-            }
-        }
+        let topics = grid(&|env, event| config.topic(env, event).into());
+        let deadletter_topics = grid(&|env, event| config.deadletter_topic(env, event).into());
+        let by_credential = config
+            .credentials
+            .iter()
+            .map(|c| CredentialSeries::new(metrics, c))
+            .collect();
+        let by_event = Event::ALL
+            .into_iter()
+            .map(Event::slug)
+            .chain([UNKNOWN_EVENT])
+            .map(|label| EventSeries::new(metrics, label))
+            .collect();
         for reason in crate::auth::Failure::REASONS {
             metrics.auth_failures.with_label_values(&[reason]);
         }
@@ -83,9 +111,6 @@ impl App {
             metrics.kafka_errors.with_label_values(&[kind.as_str()]);
         }
         for event in Event::ALL {
-            metrics
-                .http_requests
-                .with_label_values(&[event.slug(), "200"]);
             for reason in envelope::Reason::ALL {
                 metrics
                     .deadletters
@@ -102,23 +127,85 @@ impl App {
                 .iter()
                 .map(|(name, rate)| (name.clone(), TokenBucket::new(*rate, Instant::now())))
                 .collect(),
-            failed_auth: config.server.failed_auth_limit.map(FailedAuth::new),
+            failed_auth: config.server.failed_auth_limit.map(|rate| {
+                let server = &config.server;
+                let (prefix, max) = (
+                    server.failed_auth_ipv6_prefix,
+                    server.failed_auth_max_clients,
+                );
+                FailedAuth::new(rate, prefix, max)
+            }),
             dedup: config.dedup,
             auth: Authenticator::new(config.credentials),
             server: config.server,
             publisher,
             topics,
             deadletter_topics,
+            by_event,
+            by_credential,
         }
     }
 
     /// The topic for an event from `environment`, or its dead-letter topic.
-    pub fn topic(&self, environment: Environment, event: Event, dead_letter: bool) -> &str {
+    pub fn topic(&self, environment: Environment, event: Event, dead_letter: bool) -> &Arc<str> {
         let i = environment as usize * Event::ALL.len() + event as usize;
         if dead_letter {
             &self.deadletter_topics[i]
         } else {
             &self.topics[i]
+        }
+    }
+
+    /// The series of requests for `event` (`None`: no route matched).
+    pub fn event_series(&self, event: Option<Event>) -> &EventSeries {
+        let i = event.map_or(Event::ALL.len(), |e| e as usize);
+        &self.by_event[i]
+    }
+
+    /// The series of `credential`, one of this app's.
+    pub fn credential_series(&self, credential: &Credential) -> &CredentialSeries {
+        self.credential_series_at(self.auth.position(credential))
+    }
+
+    /// The series of the credential at `position` in `auth.credentials()`.
+    pub fn credential_series_at(&self, position: usize) -> &CredentialSeries {
+        &self.by_credential[position]
+    }
+}
+
+/// The `event` label of a request no route matched.
+pub const UNKNOWN_EVENT: &str = "unknown";
+
+impl EventSeries {
+    fn new(metrics: &Metrics, label: &'static str) -> EventSeries {
+        EventSeries {
+            ok: metrics.http_requests.with_label_values(&[label, "200"]),
+            accepted: metrics.http_requests.with_label_values(&[label, "202"]),
+            duration: metrics.http_request_duration.with_label_values(&[label]),
+            label,
+        }
+    }
+}
+
+impl CredentialSeries {
+    fn new(metrics: &Metrics, c: &Credential) -> CredentialSeries {
+        let published = Event::ALL
+            .into_iter()
+            .map(|event| {
+                c.events.contains(event).then(|| {
+                    let labels = [event.slug(), c.environment.as_str(), &c.name];
+                    metrics.events_published.with_label_values(&labels)
+                })
+            })
+            .collect();
+        // Evictions are counted by the name the cache gives (rare: a label lookup is
+        // fine), but the series exists at zero from the start.
+        metrics.dedup_evictions.with_label_values(&[&c.name]);
+        CredentialSeries {
+            name: Owner::from(c.name.as_str()),
+            published,
+            deduplicated: metrics.deduplicated.with_label_values(&[&c.name]),
+            rate_limited: metrics.rate_limited.with_label_values(&[&c.name]),
         }
     }
 }
@@ -130,7 +217,7 @@ pub struct Answer {
     /// The CloudEvents id.
     pub id: Uuid,
     /// Where the record went.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// The broker's acknowledgement.
     pub delivery: Delivery,
     /// Set when the record is a dead letter (answered 202).

@@ -80,8 +80,22 @@ impl Event {
     }
 
     /// The CloudEvents `type`: `everbright.{slug}`.
-    pub fn cloudevents_type(self) -> String {
-        format!("everbright.{}", self.slug())
+    pub const fn cloudevents_type(self) -> &'static str {
+        match self {
+            Event::ContractRecipientStatusChange => "everbright.contract-recipient-status-change",
+            Event::ContractStatusChange => "everbright.contract-status-change",
+            Event::ChangeOrderStatusChange => "everbright.change-order-status-change",
+            Event::HomeownersSignedContract => "everbright.homeowners-signed-contract",
+            Event::MilestoneCommentCreated => "everbright.milestone-comment-created",
+            Event::MilestoneStatusChange => "everbright.milestone-status-change",
+            Event::TaskCommentCreated => "everbright.task-comment-created",
+            Event::QualificationUpdate => "everbright.qualification-update",
+            Event::SiteArchived => "everbright.site-archived",
+            Event::StageTransition => "everbright.stage-transition",
+            Event::ProposalAction => "everbright.proposal-action",
+            Event::InvoiceStatusChange => "everbright.invoice-status-change",
+            Event::WorkflowStatusChange => "everbright.workflow-status-change",
+        }
     }
 
     const fn bit(self) -> u16 {
@@ -179,6 +193,13 @@ mod tests {
             assert!(seen.insert(e.slug()));
         }
         assert_eq!(Event::from_slug("Milestone-Status-Change"), None);
+    }
+
+    #[test]
+    fn every_cloudevents_type_is_the_prefixed_slug() {
+        for e in Event::ALL {
+            assert_eq!(e.cloudevents_type(), format!("everbright.{}", e.slug()));
+        }
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! # Data flow
 //!
 //! ```text
-//! accept (connection limit) → route {prefix}/{event} + method → read body (size limit, timeout)
-//!  → authenticate against the credentials (raw bytes, constant time) → parse JSON (lenient literals)
-//!  → event key (a copy of an event in flight or answered gets that answer)
-//!  → find site UUID → build CloudEvents envelope → produce to Kafka (acks=all, idempotent)
-//!  → wait for the broker ack (bounded) → remember the answer → answer 200
+//! accept (connection limit) → route {prefix}/{event} + method → admit (lock-out, in-flight limit)
+//!  → read body (size limit, timeout) → authenticate against the credentials (raw bytes, constant time)
+//!  → event key from the body's one SHA-256 (a copy of an event in flight or answered gets that answer)
+//!  → rate limit → parse JSON (lenient literals) → find site UUID → build CloudEvents envelope
+//!  → produce to Kafka (acks=all, idempotent) → wait for the broker ack (bounded)
+//!  → remember the answer → answer 200 and log one line
 //! ```
 //!
 //! The one promise: **a 2xx answer means the broker acknowledged the record.** Anything
@@ -17,9 +18,11 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML file, validated into domain types with every error reported.
-//! - [`ingress`]: the webhook listener, the per-request pipeline, and the one map from
-//!   failures to HTTP statuses; [`listener`]: accepting connections within limits, for
-//!   the webhook and admin listeners alike; [`route`]: URL path → event.
+//! - [`ingress`]: the webhook listener, the per-request pipeline (one request object
+//!   whose methods are the steps), admission, the answer and its log line, and the one
+//!   map from failures to HTTP statuses; [`listener`]: accepting connections within
+//!   limits, for the webhook and admin listeners alike; [`route`]: URL path → event.
+//! - [`body`]: the body as received and its one SHA-256, shared by every stage.
 //! - [`auth`]: credentials and how each scheme is verified.
 //! - [`dedup`]: the event key and id, and the cache that answers every copy of an event
 //!   with one record.
@@ -28,8 +31,10 @@
 //! - [`spool`]: the crash-safe spool on local disk (records Kafka could not take in
 //!   time) and the forwarder that drains it through [`publish::Publish`].
 //! - [`metrics`], [`admin`]: what operators watch; [`log_budget`]: how many refusal
-//!   lines are written; [`shutdown`]: the signal to stop; [`backoff`]: pauses between
-//!   retries.
+//!   lines are written; [`log_format`]: the JSON log line ([`json_text`]: the JSON
+//!   string escaping it shares with the envelope); [`limit`]: rate limits and
+//!   failed logins per client; [`shutdown`]: the signal to stop; [`backoff`]: pauses
+//!   between retries.
 //! - [`sender`]: `hookbridge sign` and `send`, a stand-in for EverBright; [`probe`]:
 //!   `hookbridge probe`, a GET for checks where the image has no curl.
 //! - [`contract`]: `hookbridge contract`, the AsyncAPI document and JSON Schemas of the
@@ -44,7 +49,8 @@
 //! ```text
 //! main → lib → {ingress, admin, reload, probe → sender, contract → redrive}
 //!      → app → {config, publish, spool, route}
-//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, limit, backoff}
+//!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, log_format, limit, backoff}
+//!      → {body, json_text}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
@@ -53,15 +59,18 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod backoff;
+pub mod body;
 pub mod config;
 pub mod contract;
 pub mod dedup;
 pub mod envelope;
 pub mod everbright;
 pub mod ingress;
+pub mod json_text;
 pub mod limit;
 pub mod listener;
 pub mod log_budget;
+pub mod log_format;
 pub mod metrics;
 pub mod probe;
 pub mod publish;

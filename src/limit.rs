@@ -3,8 +3,12 @@
 //! taken from `X-Forwarded-For` only behind `server.trusted_proxies`.
 //!
 //! Both are in memory, per process and bounded: a credential list is fixed by the
-//! config, and at most [`MAX_TRACKED_ADDRESSES`] addresses are remembered. A reload
-//! starts them afresh.
+//! config, and at most `server.failed_auth_max_clients` clients are remembered —
+//! beyond it one is forgotten to make room (one with few failures, never by failing
+//! open), and expired windows are swept at most once per window. A client is an IPv4
+//! address (an IPv4-mapped IPv6 address is the same client) or an IPv6 prefix
+//! (`server.failed_auth_ipv6_prefix`, a /64 by default: one host usually has the whole
+//! block). A reload starts them afresh.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -84,50 +88,109 @@ impl TokenBucket {
     }
 }
 
-/// How many client addresses [`FailedAuth`] remembers at once; beyond it, addresses
-/// not yet tracked are not limited (the limit fails open rather than growing).
-pub const MAX_TRACKED_ADDRESSES: usize = 100_000;
+/// How many tracked clients a full [`FailedAuth`] looks at to pick one to forget.
+const EVICTION_SAMPLE: usize = 8;
 
-/// Failed authentications per client address in fixed windows of `rate.per`: once an
-/// address reaches `rate.count` in a window, it is refused until the window ends.
+/// Failed authentications per client in fixed windows of `rate.per`: once a client
+/// reaches `rate.count` in a window, it is refused until the window ends.
 #[derive(Debug)]
 pub struct FailedAuth {
     rate: Rate,
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    ipv6_prefix: u8,
+    capacity: usize,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug)]
+struct Windows {
+    /// By client: when its window started, and its failures in it.
+    by_client: HashMap<IpAddr, (Instant, u32)>,
+    /// When expired windows were last swept out.
+    swept: Option<Instant>,
 }
 
 impl FailedAuth {
-    /// No failures yet.
-    pub fn new(rate: Rate) -> FailedAuth {
+    /// No failures yet; IPv6 clients counted by their first `ipv6_prefix` bits, at most
+    /// `capacity` clients remembered.
+    pub fn new(rate: Rate, ipv6_prefix: u8, capacity: usize) -> FailedAuth {
         FailedAuth {
             rate,
-            windows: Mutex::new(HashMap::new()),
+            ipv6_prefix: ipv6_prefix.min(128),
+            capacity: capacity.max(1),
+            windows: Mutex::new(Windows {
+                by_client: HashMap::new(),
+                swept: None,
+            }),
         }
     }
 
     /// Whether `address` is locked out at `now`: how long until its window ends.
     pub fn locked(&self, address: IpAddr, now: Instant) -> Option<Duration> {
-        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, failures) = *windows.get(&address)?;
+        let client = client_key(address, self.ipv6_prefix);
+        let windows = self.lock();
+        let (start, failures) = *windows.by_client.get(&client)?;
         let end = start + self.rate.per;
         (failures >= self.rate.count && now < end).then(|| end - now)
     }
 
     /// Counts a failed authentication of `address` at `now`.
     pub fn failed(&self, address: IpAddr, now: Instant) {
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= MAX_TRACKED_ADDRESSES && !windows.contains_key(&address) {
-            let per = self.rate.per;
-            windows.retain(|_, (start, _)| now < *start + per);
-            if windows.len() >= MAX_TRACKED_ADDRESSES {
-                return;
-            }
+        let client = client_key(address, self.ipv6_prefix);
+        let mut windows = self.lock();
+        if windows.by_client.len() >= self.capacity && !windows.by_client.contains_key(&client) {
+            windows.make_room(self.capacity, self.rate.per, now);
         }
-        let window = windows.entry(address).or_insert((now, 0));
+        let window = windows.by_client.entry(client).or_insert((now, 0));
         if now >= window.0 + self.rate.per {
             *window = (now, 0);
         }
         window.1 = window.1.saturating_add(1);
+    }
+
+    /// How many clients are remembered.
+    pub fn tracked(&self) -> usize {
+        self.lock().by_client.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Windows> {
+        self.windows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Windows {
+    /// Frees one place: sweeps out expired windows (at most once per window, so that a
+    /// flood of new addresses does not sweep the whole map under the lock each time),
+    /// else forgets the client with the fewest failures among a few.
+    fn make_room(&mut self, capacity: usize, per: Duration, now: Instant) {
+        if self.swept.is_none_or(|at| now >= at + per) {
+            self.swept = Some(now);
+            self.by_client.retain(|_, (start, _)| now < *start + per);
+            if self.by_client.len() < capacity {
+                return;
+            }
+        }
+        let victim = self
+            .by_client
+            .iter()
+            .take(EVICTION_SAMPLE)
+            .min_by_key(|(_, (start, failures))| (now < *start + per, *failures))
+            .map(|(client, _)| *client);
+        if let Some(victim) = victim {
+            self.by_client.remove(&victim);
+        }
+    }
+}
+
+/// The client `address` belongs to: an IPv4 address (also when written IPv4-mapped),
+/// or the IPv6 prefix of `ipv6_prefix` bits.
+pub fn client_key(address: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let host_bits = 128 - u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+            IpAddr::V6((v6.to_bits() & mask).into())
+        }
     }
 }
 
@@ -181,28 +244,36 @@ impl Network {
 }
 
 /// The client's address: the peer's, or — when the peer is a trusted proxy — the
-/// nearest `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// nearest `X-Forwarded-For` entry that is not itself a trusted proxy. An entry may
+/// carry a port (`203.0.113.7:4711`, `[2001:db8::7]:4711`), as some load balancers
+/// write it. `None` when that leaves only trusted proxies (no header, or a hop that
+/// cannot be read): a proxy is never charged for the clients behind it.
 pub fn client_address<'h>(
     peer: IpAddr,
     forwarded_for: impl DoubleEndedIterator<Item = &'h str>,
     trusted: &[Network],
-) -> IpAddr {
+) -> Option<IpAddr> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(peer) {
-        return peer;
+        return Some(peer);
     }
-    let mut nearest = peer;
     for hop in forwarded_for.rev().flat_map(|h| h.rsplit(',')) {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-            // Unparseable: nothing further left can be trusted.
-            return nearest;
-        };
-        nearest = ip;
+        // Unparseable: nothing further left can be trusted.
+        let ip = forwarded_address(hop)?;
         if !is_trusted(ip) {
-            return ip;
+            return Some(ip);
         }
     }
-    nearest
+    None
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port.
+fn forwarded_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
 #[cfg(test)]
@@ -249,7 +320,7 @@ mod tests {
     #[test]
     fn failed_authentications_lock_an_address_out_for_the_rest_of_its_window() {
         let t = Instant::now();
-        let limit = FailedAuth::new("2/m".parse().unwrap());
+        let limit = FailedAuth::new("2/m".parse().unwrap(), 64, 100);
         let a: IpAddr = "203.0.113.7".parse().unwrap();
         let b: IpAddr = "203.0.113.8".parse().unwrap();
         limit.failed(a, t);
@@ -275,7 +346,7 @@ mod tests {
         // Not a proxy: its own address, whatever it claims.
         assert_eq!(
             client_address(ip("198.51.100.1"), ["1.2.3.4"].into_iter(), &trusted),
-            ip("198.51.100.1")
+            Some(ip("198.51.100.1"))
         );
         // Behind two of our proxies: the first untrusted hop from the right.
         assert_eq!(
@@ -284,13 +355,34 @@ mod tests {
                 ["6.6.6.6, 198.51.100.9", "10.1.2.3"].into_iter(),
                 &trusted
             ),
-            ip("198.51.100.9")
+            Some(ip("198.51.100.9"))
         );
-        // No header: the proxy itself.
+        // No header, or nothing readable beyond our proxies: nobody is charged, least
+        // of all the proxy (everyone behind it would be locked out with it).
         assert_eq!(
             client_address(ip("10.0.0.5"), std::iter::empty(), &trusted),
-            ip("10.0.0.5")
+            None
         );
+        assert_eq!(
+            client_address(ip("10.0.0.5"), ["10.1.2.3"].into_iter(), &trusted),
+            None
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.5"), ["junk, 10.1.2.3"].into_iter(), &trusted),
+            None
+        );
+        // Entries with ports, as some cloud load balancers write them.
+        for (hop, client) in [
+            ("198.51.100.9:4711", "198.51.100.9"),
+            ("[2001:db8::7]:4711", "2001:db8::7"),
+            ("10.1.2.3:80, 203.0.113.5:1234", "203.0.113.5"),
+        ] {
+            assert_eq!(
+                client_address(ip("10.0.0.5"), [hop].into_iter(), &trusted),
+                Some(ip(client)),
+                "{hop}"
+            );
+        }
         assert!(
             "fd00::/8"
                 .parse::<Network>()
@@ -312,5 +404,67 @@ mod tests {
         for wrong in ["10.0.0.0/33", "ten", "10.0.0.0/x"] {
             assert!(wrong.parse::<Network>().is_err(), "{wrong}");
         }
+    }
+
+    #[test]
+    fn a_client_is_an_ipv4_address_or_an_ipv6_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_key(ip("::ffff:198.18.0.1"), 64), ip("198.18.0.1"));
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:aaaa::1"), 64),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client_key(ip("2001:db8:1:2:aaaa::1"), 48),
+            ip("2001:db8:1::")
+        );
+        assert_eq!(client_key(ip("2001:db8::1"), 128), ip("2001:db8::1"));
+        let t = Instant::now();
+        let limit = FailedAuth::new("2/m".parse().unwrap(), 64, 100);
+        limit.failed(ip("2001:db8:0:7::1"), t);
+        limit.failed(ip("2001:db8:0:7::2"), t);
+        assert!(limit.locked(ip("2001:db8:0:7::99"), t).is_some());
+        assert!(limit.locked(ip("2001:db8:0:8::1"), t).is_none());
+        limit.failed(ip("198.18.0.1"), t);
+        limit.failed(ip("::ffff:198.18.0.1"), t);
+        assert!(limit.locked(ip("198.18.0.1"), t).is_some());
+    }
+
+    #[test]
+    fn a_full_map_forgets_someone_instead_of_failing_open() {
+        let t = Instant::now();
+        let limit = FailedAuth::new("3/m".parse().unwrap(), 64, 50);
+        let attacker: IpAddr = "203.0.113.66".parse().unwrap();
+        limit.failed(attacker, t);
+        for i in 0..1000u32 {
+            let other = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
+            limit.failed(other, t);
+        }
+        assert_eq!(limit.tracked(), 50, "bounded");
+        // A new client is still counted, and locked out at its limit.
+        let newcomer: IpAddr = "198.51.100.200".parse().unwrap();
+        for _ in 0..3 {
+            limit.failed(newcomer, t);
+        }
+        assert!(limit.locked(newcomer, t).is_some());
+        assert_eq!(limit.tracked(), 50);
+    }
+
+    #[test]
+    fn a_locked_client_outlives_a_flood_of_single_failures() {
+        let t = Instant::now();
+        let limit = FailedAuth::new("3/m".parse().unwrap(), 64, 50);
+        let locked: IpAddr = "203.0.113.66".parse().unwrap();
+        for _ in 0..3 {
+            limit.failed(locked, t);
+        }
+        for i in 0..10_000u32 {
+            let other = IpAddr::from(std::net::Ipv4Addr::from(0x0A00_0000 + i));
+            limit.failed(other, t);
+        }
+        // Forgotten only if it was among the few looked at, and then only behind
+        // clients with fewer failures: with 50 places and 10,000 newcomers, sampled
+        // eviction always had a one-failure entry to drop instead.
+        assert!(limit.locked(locked, t).is_some());
     }
 }

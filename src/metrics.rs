@@ -127,6 +127,10 @@ metrics! {
     kafka_errors: IntCounterVec = "hookbridge_kafka_errors_total", &["kind"];
     /// Webhook requests being processed.
     inflight: IntGauge = "hookbridge_inflight_requests", ();
+    /// Remembered answers dropped before the end of their `dedup.window` to make room,
+    /// by the credential whose entry was dropped (a copy sent later becomes a second
+    /// record).
+    dedup_evictions: IntCounterVec = "hookbridge_dedup_evictions_total", &["credential"];
     /// Requests answered with an earlier copy's answer (acknowledged, or awaited while in flight), without a second record.
     deduplicated: IntCounterVec = "hookbridge_deduplicated_total", &["credential"];
     /// Config reload attempts, by result (success or failure).

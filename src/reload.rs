@@ -57,6 +57,21 @@ pub fn hangup() -> Option<Signal> {
     crate::shutdown::install(SignalKind::hangup(), "SIGHUP")
 }
 
+/// The files whose content differs between two readings, comma-separated (all of
+/// `after` when the list of files itself changed).
+fn changed_files(before: &[(PathBuf, [u8; 32])], after: &[(PathBuf, [u8; 32])]) -> String {
+    let mut changed: Vec<String> = after
+        .iter()
+        .filter(|file| !before.contains(file))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    if changed.is_empty() {
+        // A file that went away, or the first reading was taken after the change.
+        changed = after.iter().map(|(p, _)| p.display().to_string()).collect();
+    }
+    changed.join(", ")
+}
+
 /// Watches `origin` and swaps reloaded configs into `state` until `stop` resolves,
 /// on each `hangup` signal and each change of its files. `running` describes the
 /// config `state` serves now.
@@ -71,6 +86,7 @@ pub async fn watch(
     let mut stop = std::pin::pin!(stop);
     let mut running = running;
     let mut seen = origin.fingerprint;
+    let mut files = origin.digests_now(&running.secret_files);
     loop {
         let hup = async {
             match hangup.as_mut() {
@@ -89,7 +105,9 @@ pub async fn watch(
                     continue;
                 }
                 seen = now;
-                tracing::info!(path = %origin.path.display(), "config or secret file changed: reloading");
+                let before = std::mem::replace(&mut files, origin.digests_now(&running.secret_files));
+                let changed = changed_files(&before, &files);
+                tracing::info!(files = %changed, "config or secret file changed: reloading");
             }
         }
         if let Some((next, read)) = reload(&state, &origin, &running, &*connect) {
@@ -169,5 +187,28 @@ fn warn_about_restart_only_changes(running: &Running, next: &Config) {
     .collect();
     if !changed.is_empty() {
         tracing::warn!(keys = ?changed, "these settings only take effect after a restart");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reload_line_names_the_file_that_changed() {
+        let file = |name: &str, digest: u8| (PathBuf::from(name), [digest; 32]);
+        let before = [file("/etc/hb.toml", 1), file("/run/secrets/token", 2)];
+        let secret_changed = [file("/etc/hb.toml", 1), file("/run/secrets/token", 3)];
+        assert_eq!(
+            changed_files(&before, &secret_changed),
+            "/run/secrets/token"
+        );
+        let config_changed = [file("/etc/hb.toml", 4), file("/run/secrets/token", 2)];
+        assert_eq!(changed_files(&before, &config_changed), "/etc/hb.toml");
+        assert_eq!(
+            changed_files(&before, &before),
+            "/etc/hb.toml, /run/secrets/token",
+            "unknown which: every file"
+        );
     }
 }

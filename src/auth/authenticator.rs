@@ -77,6 +77,19 @@ impl Authenticator {
         &self.credentials
     }
 
+    /// Where `credential`, one of this authenticator's (as every [`Authenticated`]
+    /// and [`Refused`] candidate is), stands in [`Authenticator::credentials`]: for
+    /// tables built alongside them.
+    pub fn position(&self, credential: &Credential) -> usize {
+        // Found by address, not name: a few pointer comparisons, no hashing. A
+        // credential of another authenticator (a caller's mistake) maps to 0 rather
+        // than panicking on the request path.
+        self.credentials
+            .iter()
+            .position(|c| std::ptr::eq(c, credential))
+            .unwrap_or(0)
+    }
+
     /// Every selector indexed.
     #[cfg(test)]
     pub(super) fn selectors(&self) -> impl Iterator<Item = &Selector> {

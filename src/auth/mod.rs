@@ -8,7 +8,7 @@
 //! is bounded and no timing difference tells which credential almost matched. The
 //! lookup order is fixed (header values, SigV4, Basic, HMAC client id, HMAC signature
 //! header); the first candidate found decides, with no fallback to the next.
-//! Schemes that carry a message id or sign a time also yield a [`SenderMark`], part of
+//! Schemes that carry a message id or sign a time also yield a [`Mark`], part of
 //! the event's identity, and say until when the request would still verify.
 //! A `none` credential matches only a request that carries no credential material at
 //! all.
@@ -29,6 +29,8 @@ use std::fmt;
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName, Method, Uri};
+
+use crate::body::Body;
 
 pub use authenticator::Authenticator;
 pub use credential::{Credential, Scheme, Selector};
@@ -139,8 +141,8 @@ pub struct Request<'a> {
     pub uri: &'a Uri,
     /// The request headers.
     pub headers: &'a HeaderMap,
-    /// The raw body, exactly as received.
-    pub body: &'a [u8],
+    /// The raw body, exactly as received, with its digest (hashed once, on demand).
+    pub body: &'a Body,
 }
 
 /// A request proven to come from a credential.
@@ -150,7 +152,7 @@ pub struct Authenticated<'a> {
     pub credential: &'a Credential,
     /// What the scheme tells about this sending beyond its body, if anything: part of
     /// the event's identity.
-    pub mark: Option<SenderMark>,
+    pub mark: Option<Mark>,
     /// For schemes that sign a time: signed time plus tolerance, after which this
     /// request no longer verifies (so a replay of it until then must be answered).
     pub verifies_until: Option<SystemTime>,
@@ -158,7 +160,7 @@ pub struct Authenticated<'a> {
 
 /// What a sender's scheme adds to a body to tell one event from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SenderMark {
+pub enum Mark {
     /// The sender's own message id, kept across its retries (Standard Webhooks).
     MessageId(Vec<u8>),
     /// The signed timestamp (HMAC with a timestamp header, SigV4 `x-amz-date`).
@@ -176,8 +178,8 @@ impl<'a> Authenticated<'a> {
 
     fn signed(credential: &'a Credential, signed: Signed, tolerance: std::time::Duration) -> Self {
         let mark = match (signed.message_id, signed.signed_at) {
-            (Some(id), _) => Some(SenderMark::MessageId(id)),
-            (None, Some(at)) => Some(SenderMark::SignedAt(at)),
+            (Some(id), _) => Some(Mark::MessageId(id)),
+            (None, Some(at)) => Some(Mark::SignedAt(at)),
             (None, None) => None,
         };
         Authenticated {

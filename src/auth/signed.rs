@@ -7,8 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use hmac::Mac;
-use sha2::Sha256;
+use openssl::sha::Sha256;
+use zeroize::Zeroizing;
 
 /// A request whose signature checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,18 +24,39 @@ pub struct Signed {
     pub message_id: Option<Vec<u8>>,
 }
 
-/// HMAC-SHA256 of the concatenation of `parts` under `key`.
+/// SHA-256's block size, which HMAC pads its key to.
+const BLOCK: usize = 64;
+
+/// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`, over OpenSSL's
+/// SHA-256 (the body is the long part: this is one pass over it, at the speed of
+/// the request's other hash, see `crate::body`). The padded key copies are zeroed
+/// when dropped.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    #[expect(
-        clippy::expect_used,
-        reason = "HMAC accepts keys of any length (long keys are hashed, short ones padded)"
-    )]
-    let mut mac =
-        <::hmac::Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    for part in parts {
-        mac.update(part);
+    let mut block = Zeroizing::new([0u8; BLOCK]);
+    if key.len() > BLOCK {
+        let mut long = Sha256::new();
+        long.update(key);
+        block[..32].copy_from_slice(&*Zeroizing::new(long.finish()));
+    } else {
+        block[..key.len()].copy_from_slice(key);
     }
-    mac.finalize().into_bytes().into()
+    let pad = |byte: u8| {
+        let mut padded = Zeroizing::new([0u8; BLOCK]);
+        for (p, k) in padded.iter_mut().zip(block.iter()) {
+            *p = k ^ byte;
+        }
+        padded
+    };
+    let mut inner = Sha256::new();
+    inner.update(&*pad(0x36));
+    for part in parts {
+        inner.update(part);
+    }
+    let inner = Zeroizing::new(inner.finish());
+    let mut outer = Sha256::new();
+    outer.update(&*pad(0x5c));
+    outer.update(&*inner);
+    outer.finish()
 }
 
 /// Whether `signed_at` lies within `tolerance` of `now`, in either direction
@@ -62,6 +83,21 @@ pub(crate) fn hex_decode_32(text: &[u8]) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_matches_the_hmac_crate_for_every_key_length() {
+        use ::hmac::Mac;
+        for len in [0, 1, 31, 32, 63, 64, 65, 100, 200] {
+            let key: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let parts: [&[u8]; 3] = [b"1700000000", b".", &[0xA5; 1000]];
+            let mut reference = <::hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+            for part in parts {
+                reference.update(part);
+            }
+            let expected: [u8; 32] = reference.finalize().into_bytes().into();
+            assert_eq!(hmac_sha256(&key, &parts), expected, "key of {len} bytes");
+        }
+    }
 
     #[test]
     fn hmac_matches_rfc_4231_case_2() {

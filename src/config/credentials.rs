@@ -279,7 +279,13 @@ fn header_name(
 fn secret(s: &mut Section<'_, '_, '_>, key: &'static str) -> Option<SecretSet> {
     let path = s.key(key);
     match s.get(key) {
-        Some(value) => s.ctx.secret_set(&path, value),
+        Some(value) => {
+            let name = s
+                .get("name")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default();
+            s.ctx.secret_set(&path, value, name)
+        }
         None => {
             s.error(key, "is required");
             None

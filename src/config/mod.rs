@@ -96,6 +96,12 @@ pub struct Server {
     /// Failed authentications per client address before it gets 429 for the rest of
     /// the window; `None`: no limit.
     pub failed_auth_limit: Option<Rate>,
+    /// How many leading bits of an IPv6 client address `failed_auth_limit` counts as
+    /// one client (64: a /64, what one host or household usually gets).
+    pub failed_auth_ipv6_prefix: u8,
+    /// How many clients `failed_auth_limit` remembers at once (about 64 bytes each);
+    /// beyond it, one with few failures is forgotten to make room.
+    pub failed_auth_max_clients: usize,
     /// Peers whose `X-Forwarded-For` names the client (load balancers, ingress).
     pub trusted_proxies: Vec<Network>,
 }

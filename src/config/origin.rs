@@ -42,14 +42,29 @@ impl Origin {
     pub fn fingerprint_now(&self, secret_files: &[PathBuf]) -> [u8; 32] {
         fingerprint(&self.path, secret_files)
     }
+
+    /// Each file's digest as it is on disk now, config file first: to tell which one
+    /// changed.
+    pub fn digests_now(&self, secret_files: &[PathBuf]) -> Vec<(PathBuf, [u8; 32])> {
+        files(&self.path, secret_files)
+            .map(|path| (path.to_path_buf(), digest_now(path)))
+            .collect()
+    }
+}
+
+/// The config file and its secret files, in the fingerprint's order.
+fn files<'a>(config: &'a Path, secret_files: &'a [PathBuf]) -> impl Iterator<Item = &'a Path> {
+    std::iter::once(config).chain(secret_files.iter().map(PathBuf::as_path))
+}
+
+/// The digest of the file at `path` as it is on disk now.
+fn digest_now(path: &Path) -> [u8; 32] {
+    file_digest(std::fs::read(path).ok().as_deref())
 }
 
 /// A digest of the config file and the secret files as they are on disk now.
 fn fingerprint(config: &Path, secret_files: &[PathBuf]) -> [u8; 32] {
-    let digests = std::iter::once(config)
-        .chain(secret_files.iter().map(PathBuf::as_path))
-        .map(|path| file_digest(std::fs::read(path).ok().as_deref()));
-    combine(digests)
+    combine(files(config, secret_files).map(digest_now))
 }
 
 /// The digest of one file's content (`None`: unreadable).

@@ -63,8 +63,9 @@ impl<'e> Ctx<'e> {
     }
 
     /// Resolves a secret reference: a string, `{ env = "VAR" }`, `{ file = "path" }`,
-    /// or an array of those (every value accepted, for rotation).
-    pub(super) fn secret_set(&self, path: &str, value: &Value) -> Option<SecretSet> {
+    /// or an array of those (every value accepted, for rotation). `whose` (a
+    /// credential's name, or empty) is named in errors beside the key path.
+    pub(super) fn secret_set(&self, path: &str, value: &Value, whose: &str) -> Option<SecretSet> {
         match value {
             Value::Array(items) => {
                 if items.is_empty() {
@@ -76,7 +77,7 @@ impl<'e> Ctx<'e> {
                     let item_path = format!("{path}[{i}]");
                     if item.is_array() {
                         self.error(item_path, "nested arrays are not allowed");
-                    } else if let Some(s) = self.secret(&item_path, item) {
+                    } else if let Some(s) = self.secret(&item_path, item, whose) {
                         secrets.push(s);
                     }
                 }
@@ -84,15 +85,21 @@ impl<'e> Ctx<'e> {
                     .then(|| SecretSet::new(secrets))
                     .flatten()
             }
-            single => self.secret(path, single).map(SecretSet::single),
+            single => self.secret(path, single, whose).map(SecretSet::single),
         }
     }
 
-    /// Resolves one secret reference (not an array).
-    pub(super) fn secret(&self, path: &str, value: &Value) -> Option<Secret> {
-        let bytes = match value {
-            Value::String(s) => s.clone().into_bytes(),
-            Value::Table(t) => self.secret_from_table(path, t)?,
+    /// Resolves one secret reference (not an array); `whose` as for
+    /// [`Ctx::secret_set`].
+    pub(super) fn secret(&self, path: &str, value: &Value, whose: &str) -> Option<Secret> {
+        let of = if whose.is_empty() {
+            String::new()
+        } else {
+            format!(" (credential {whose:?})")
+        };
+        let (bytes, source) = match value {
+            Value::String(s) => (s.clone().into_bytes(), "the value".to_string()),
+            Value::Table(t) => self.secret_from_table(path, t, &of)?,
             other => {
                 self.error(
                     path,
@@ -105,13 +112,14 @@ impl<'e> Ctx<'e> {
             }
         };
         if bytes.is_empty() {
-            self.error(path, "is empty");
+            self.error(path, format!("is empty: {source}{of}"));
             return None;
         }
         Some(Secret::new(bytes))
     }
 
-    fn secret_from_table(&self, path: &str, table: &Table) -> Option<Vec<u8>> {
+    /// The bytes of an `env` or `file` secret, and where they came from (for errors).
+    fn secret_from_table(&self, path: &str, table: &Table, of: &str) -> Option<(Vec<u8>, String)> {
         let mut keys = table.keys();
         let (Some(kind), None) = (keys.next(), keys.next()) else {
             self.error(path, "a secret table takes exactly one of `env` or `file`");
@@ -122,11 +130,13 @@ impl<'e> Ctx<'e> {
             return None;
         };
         match kind.as_str() {
-            "env" | "file" if self.secrets == Secrets::Skip => Some(placeholder(kind, name)),
+            "env" | "file" if self.secrets == Secrets::Skip => {
+                Some((placeholder(kind, name), String::new()))
+            }
             "env" => match (self.env)(name) {
-                Some(v) => Some(v.into_bytes()),
+                Some(v) => Some((v.into_bytes(), format!("environment variable {name}"))),
                 None => {
-                    self.error(path, format!("environment variable {name} is not set"));
+                    self.error(path, format!("environment variable {name} is not set{of}"));
                     None
                 }
             },
@@ -143,10 +153,11 @@ impl<'e> Ctx<'e> {
                                 bytes.pop();
                             }
                         }
-                        Some(bytes)
+                        Some((bytes, format!("file {}", file.display())))
                     }
                     Err(e) => {
-                        self.error(path, format!("cannot read {}: {e}", file.display()));
+                        let message = format!("cannot read {}: {e}{of}", file.display());
+                        self.error(path, message);
                         None
                     }
                 }

@@ -31,6 +31,8 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
     let max_inflight = s.integer("max_inflight", 4096, 1, 1 << 20);
     let max_connections = s.integer("max_connections", 8192, 1, 1 << 20);
     let failed_auth_limit = s.rate("failed_auth_limit");
+    let failed_auth_ipv6_prefix = s.integer("failed_auth_ipv6_prefix", 64, 32, 128);
+    let failed_auth_max_clients = s.integer("failed_auth_max_clients", 100_000, 1, 10_000_000);
     let trusted_proxies = s
         .strings("trusted_proxies")
         .into_iter()
@@ -52,6 +54,8 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
         max_inflight: usize::try_from(max_inflight).ok()?,
         max_connections: usize::try_from(max_connections).ok()?,
         failed_auth_limit,
+        failed_auth_ipv6_prefix: u8::try_from(failed_auth_ipv6_prefix).ok()?,
+        failed_auth_max_clients: usize::try_from(failed_auth_max_clients).ok()?,
         trusted_proxies,
     })
 }
@@ -236,7 +240,7 @@ fn properties(mut s: Section<'_, '_, '_>) -> Vec<(String, PropertyValue)> {
             Value::Integer(n) => PropertyValue::Plain(n.to_string()),
             Value::Boolean(b) => PropertyValue::Plain(b.to_string()),
             Value::Float(f) => PropertyValue::Plain(f.to_string()),
-            Value::Table(_) => match s.ctx.secret(&path, value) {
+            Value::Table(_) => match s.ctx.secret(&path, value, "") {
                 Some(secret) => PropertyValue::Secret(secret),
                 None => continue,
             },

@@ -247,7 +247,10 @@ password = [{ env = "NOPE" }, { file = "missing" }, { vault = "x" }, ""]
         "credentials[0].password[1]: cannot read /nonexistent/missing",
     );
     assert_has(&errs, "credentials[0].password[2].vault: unknown key");
-    assert_has(&errs, "credentials[0].password[3]: is empty");
+    assert_has(
+        &errs,
+        "credentials[0].password[3]: is empty: the value (credential \"a\")",
+    );
     assert!(!errs.iter().any(|e| e.contains("basic") && e.contains("u:")));
 }
 
@@ -710,4 +713,31 @@ fn rate_limits_and_trusted_proxies_are_read_and_checked() {
         &errs,
         "credentials[0].rate_limit: expected \"N/s\" or \"N/m\"",
     );
+}
+
+#[test]
+fn a_secret_error_names_the_credential_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "\n").unwrap();
+    let text = r#"
+[kafka]
+brokers = "b:9092"
+[[credentials]]
+name = "engine-header"
+scheme = "header"
+header = "X-Api-Key"
+value = { file = "token" }
+"#;
+    let errs: Vec<String> = Config::parse(text, dir.path(), &|_| None)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let file = dir.path().join("token");
+    let expected = format!(
+        "credentials[0].value: is empty: file {} (credential \"engine-header\")",
+        file.display()
+    );
+    assert!(errs.contains(&expected), "{errs:?}");
 }

@@ -86,7 +86,10 @@ pub fn all(kind: Records) -> Vec<Attribute> {
         dead_letter,
         schema,
     };
-    let types: Vec<String> = Event::ALL.iter().map(|e| e.cloudevents_type()).collect();
+    let types: Vec<String> = Event::ALL
+        .iter()
+        .map(|e| e.cloudevents_type().to_string())
+        .collect();
     let type_schema = match kind {
         Records::Event(event) => {
             json!({"type": "string", "const": event.cloudevents_type(), "description": "everbright.{event slug}."})

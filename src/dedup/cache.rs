@@ -7,11 +7,15 @@
 //! removes the entry and wakes the waiters empty-handed, so one of them can claim the
 //! event again.
 //!
-//! Memory is bounded by the capacity given at construction. When full, the answered
-//! entry expiring soonest is evicted (expired ones first; ties go to the earliest
-//! stored). Entries in flight are never evicted, since requests wait on them: the
-//! caller keeps them fewer than the capacity (`dedup.capacity` is at least
-//! `server.max_inflight`). It never reads the clock and never decides what to store.
+//! Memory is bounded by the capacity given at construction. Every entry has an owner
+//! (the credential that sent the event). When full, an expired entry is dropped if
+//! there is one; otherwise the owner holding the most answered entries loses its
+//! entry expiring soonest (ties go to the earliest stored), so one sender flooding
+//! distinct events evicts its own answers, not another sender's. A claim made by
+//! evicting a live answer says whose ([`Claim::evicted`]), for the caller to count.
+//! Entries in flight are never evicted, since requests wait on them: the caller keeps
+//! them fewer than the capacity (`dedup.capacity` is at least `server.max_inflight`).
+//! It never reads the clock (the caller passes `now`) and never decides what to store.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,11 +32,17 @@ pub struct Cache<V> {
     inner: Mutex<Entries<V>>,
 }
 
+/// Who sent an event: a credential's name.
+pub type Owner = Arc<str>;
+
+/// When an answered entry expires, and its place in the order of storing.
+type ExpiryKey = (SystemTime, u64);
+
 #[derive(Debug)]
 struct Entries<V> {
     by_key: HashMap<EventKey, Slot<V>>,
-    /// Eviction order of answered entries: (expiry, sequence) → key.
-    by_expiry: BTreeMap<(SystemTime, u64), EventKey>,
+    /// Each owner's answered entries in eviction order: (expiry, sequence) → key.
+    by_owner: HashMap<Owner, BTreeMap<ExpiryKey, EventKey>>,
     next_sequence: u64,
 }
 
@@ -46,7 +56,8 @@ enum Slot<V> {
     /// Answered; remembered until the expiry in its key.
     Done {
         value: V,
-        expiry_key: (SystemTime, u64),
+        expiry_key: ExpiryKey,
+        owner: Owner,
     },
 }
 
@@ -66,9 +77,11 @@ pub enum Seen<V> {
 pub struct Claim<V> {
     cache: Arc<Cache<V>>,
     key: EventKey,
+    owner: Owner,
     sequence: u64,
     answer: watch::Sender<Option<V>>,
     completed: bool,
+    evicted: Option<Owner>,
 }
 
 /// A request waiting for the copy of its event in flight.
@@ -82,7 +95,7 @@ impl<V: Clone> Cache<V> {
             capacity,
             inner: Mutex::new(Entries {
                 by_key: HashMap::new(),
-                by_expiry: BTreeMap::new(),
+                by_owner: HashMap::new(),
                 next_sequence: 0,
             }),
         }
@@ -103,19 +116,21 @@ impl<V: Clone> Cache<V> {
         self.len() == 0
     }
 
-    /// What to do with the event `key` at `now`. An answer is still live at exactly
-    /// its expiry; an expired one is replaced by a new claim.
-    pub fn see(self: &Arc<Self>, key: EventKey, now: SystemTime) -> Seen<V> {
+    /// What to do with the event `key`, sent by `owner`, at `now`. An answer is
+    /// still live at exactly its expiry; an expired one is replaced by a new claim.
+    pub fn see(self: &Arc<Self>, key: EventKey, owner: &Owner, now: SystemTime) -> Seen<V> {
         let mut entries = self.lock();
         match entries.by_key.get(&key) {
             Some(Slot::InFlight { answer, .. }) => return Seen::InFlight(Waiter(answer.clone())),
-            Some(Slot::Done { value, expiry_key }) if expiry_key.0 >= now => {
+            Some(Slot::Done {
+                value, expiry_key, ..
+            }) if expiry_key.0 >= now => {
                 return Seen::Done(value.clone());
             }
             Some(Slot::Done { .. }) => entries.remove(&key),
             None => {}
         }
-        entries.make_room(self.capacity);
+        let evicted = entries.make_room(self.capacity, now);
         let sequence = entries.sequence();
         let (sender, answer) = watch::channel(None);
         entries
@@ -124,9 +139,11 @@ impl<V: Clone> Cache<V> {
         Seen::New(Claim {
             cache: Arc::clone(self),
             key,
+            owner: Arc::clone(owner),
             sequence,
             answer: sender,
             completed: false,
+            evicted,
         })
     }
 }
@@ -140,6 +157,14 @@ impl<V> Cache<V> {
     }
 }
 
+impl<V> Claim<V> {
+    /// The owner whose answer, still within its window, was dropped to make room for
+    /// this claim (a copy of that event sent later becomes a second record).
+    pub fn evicted(&self) -> Option<&Owner> {
+        self.evicted.as_ref()
+    }
+}
+
 impl<V: Clone> Claim<V> {
     /// Stores `value` as the event's answer until `expires_at` and gives it to every
     /// request waiting for it.
@@ -148,10 +173,13 @@ impl<V: Clone> Claim<V> {
         let mut entries = self.cache.lock();
         entries.remove(&self.key);
         let expiry_key = (expires_at, entries.sequence());
-        entries.by_expiry.insert(expiry_key, self.key);
+        let owner = Arc::clone(&self.owner);
+        let order = entries.by_owner.entry(Arc::clone(&owner)).or_default();
+        order.insert(expiry_key, self.key);
         let done = Slot::Done {
             value: value.clone(),
             expiry_key,
+            owner,
         };
         entries.by_key.insert(self.key, done);
         drop(entries);
@@ -192,19 +220,59 @@ impl<V> Entries<V> {
     }
 
     fn remove(&mut self, key: &EventKey) {
-        if let Some(Slot::Done { expiry_key, .. }) = self.by_key.remove(key) {
-            self.by_expiry.remove(&expiry_key);
+        if let Some(Slot::Done {
+            expiry_key, owner, ..
+        }) = self.by_key.remove(key)
+        {
+            self.forget(&owner, &expiry_key);
         }
     }
 
-    /// Evicts answered entries, soonest expiry first, until one more fits.
-    fn make_room(&mut self, capacity: usize) {
+    /// Drops `expiry_key` from `owner`'s order, and the owner once it holds nothing.
+    fn forget(&mut self, owner: &Owner, expiry_key: &ExpiryKey) {
+        if let Some(order) = self.by_owner.get_mut(owner) {
+            order.remove(expiry_key);
+            if order.is_empty() {
+                self.by_owner.remove(owner);
+            }
+        }
+    }
+
+    /// Evicts answered entries until one more fits: an expired one while there is one,
+    /// else the soonest-expiring one of the owner holding the most. Returns the owner
+    /// of the last live answer evicted, if any.
+    fn make_room(&mut self, capacity: usize, now: SystemTime) -> Option<Owner> {
+        let mut evicted = None;
         while self.by_key.len() >= capacity {
-            let Some((_, soonest)) = self.by_expiry.pop_first() else {
+            let expired = self
+                .by_owner
+                .iter()
+                .filter_map(|(owner, order)| Some((*order.first_key_value()?.0, owner)))
+                .min()
+                .filter(|((expiry, _), _)| *expiry < now);
+            let victim = match expired {
+                Some((_, owner)) => Arc::clone(owner),
+                None => {
+                    let most = self.by_owner.iter().max_by_key(|(_, order)| order.len());
+                    let Some((owner, _)) = most else {
+                        break; // only entries in flight: the caller bounds those
+                    };
+                    evicted = Some(Arc::clone(owner));
+                    Arc::clone(owner)
+                }
+            };
+            let Some(order) = self.by_owner.get_mut(&victim) else {
                 break;
             };
-            self.by_key.remove(&soonest);
+            let Some((_, key)) = order.pop_first() else {
+                break;
+            };
+            if order.is_empty() {
+                self.by_owner.remove(&victim);
+            }
+            self.by_key.remove(&key);
         }
+        evicted
     }
 }
 

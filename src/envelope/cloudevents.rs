@@ -12,10 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 
-use sha2::{Digest, Sha256};
-
 use super::{Incoming, Reason};
 use crate::everbright::{Environment, Event};
+use crate::json_text;
 
 /// `content-type` of a structured record.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
@@ -64,7 +63,7 @@ impl<'a> Attributes<'a> {
             credential: incoming.credential,
             organization: incoming.organization,
             time: incoming.received,
-            body_sha256: Sha256::digest(incoming.body).into(),
+            body_sha256: *incoming.body.sha256(),
             site: None,
             quote: None,
             status: None,
@@ -99,7 +98,8 @@ impl Attributes<'_> {
     pub fn each(&self, mut f: impl FnMut(&'static str, Value<'_>)) {
         let owned = |v: String| Value::Str(Cow::Owned(v));
         f("specversion", text("1.0"));
-        f("id", owned(self.id.hyphenated().to_string()));
+        let mut id = Uuid::encode_buffer();
+        f("id", text(self.id.hyphenated().encode_lower(&mut id)));
         f(
             "source",
             owned(format!(
@@ -107,7 +107,7 @@ impl Attributes<'_> {
                 self.environment, self.credential
             )),
         );
-        f("type", owned(self.event.cloudevents_type()));
+        f("type", text(self.event.cloudevents_type()));
         if let Some(site) = self.site {
             f("subject", text(site));
         }
@@ -132,7 +132,8 @@ impl Attributes<'_> {
         if let Some(org) = self.organization {
             f("organization", text(org));
         }
-        f("bodysha256", owned(hex::encode(self.body_sha256)));
+        let mut sha = [0u8; 64];
+        f("bodysha256", text(hex_str(&self.body_sha256, &mut sha)));
         if self.normalized {
             f("normalized", Value::Bool(true));
         }
@@ -150,34 +151,30 @@ impl Attributes<'_> {
             Data::Json(j) => j.len(),
             Data::Bytes(b) => b.len() * 4 / 3 + 4,
         };
-        let mut out = Vec::with_capacity(size + 640);
-        out.push(b'{');
+        let mut out = String::with_capacity(size + 640);
+        out.push('{');
         self.each(|name, value| {
-            push_json_str(&mut out, name);
-            out.push(b':');
+            json_text::push_str(&mut out, name);
+            out.push(':');
             match value {
-                Value::Str(v) => push_json_str(&mut out, &v),
-                Value::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+                Value::Str(v) => json_text::push_str(&mut out, &v),
+                Value::Bool(v) => out.push_str(if v { "true" } else { "false" }),
             }
-            out.push(b',');
+            out.push(',');
         });
         match data {
             Data::Json(json) => {
-                out.extend_from_slice(b"\"data\":");
-                out.extend_from_slice(json.as_bytes());
+                out.push_str("\"data\":");
+                out.push_str(json);
             }
             Data::Bytes(bytes) => {
-                out.extend_from_slice(b"\"data_base64\":\"");
-                let start = out.len();
-                out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-                // The slice was sized for padded base64 of `bytes`, so this cannot fail.
-                let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
-                out.truncate(start + written);
-                out.push(b'"');
+                out.push_str("\"data_base64\":\"");
+                STANDARD.encode_string(bytes, &mut out);
+                out.push('"');
             }
         }
-        out.push(b'}');
-        out
+        out.push('}');
+        out.into_bytes()
     }
 
     /// Binary-mode record headers: `ce_` attributes, and `content-type` for
@@ -200,11 +197,13 @@ impl Attributes<'_> {
     }
 }
 
-fn text(v: &str) -> Value<'_> {
-    Value::Str(Cow::Borrowed(v))
+/// `bytes` in lowercase hex, written into `out`.
+fn hex_str<'o>(bytes: &[u8; 32], out: &'o mut [u8; 64]) -> &'o str {
+    // 64 bytes is exactly the hex of 32, and hex digits are ASCII: neither can fail.
+    let _ = hex::encode_to_slice(bytes, out);
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+fn text(v: &str) -> Value<'_> {
+    Value::Str(Cow::Borrowed(v))
 }

@@ -15,12 +15,14 @@ pub use hookbridge_convert::{form, format, xml};
 use std::borrow::Cow;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use uuid::Uuid;
 
 pub use cloudevents::{Attributes, Data, STRUCTURED_CONTENT_TYPE};
 pub use format::Format;
 pub use site::{Document, Found, Pointer, PointerError, SitePointers};
 
+use crate::body::Body;
 use crate::everbright::{Environment, Event};
 
 /// The CloudEvents Kafka binding mode (`kafka.envelope`).
@@ -127,8 +129,8 @@ pub struct Incoming<'a> {
     pub organization: Option<&'a str>,
     /// The request's `Content-Type`, if any.
     pub content_type: Option<&'a str>,
-    /// The raw body.
-    pub body: &'a [u8],
+    /// The raw body, with its digest.
+    pub body: &'a Body,
     /// When the request was received.
     pub received: SystemTime,
 }
@@ -138,8 +140,9 @@ pub struct Incoming<'a> {
 pub struct Envelope {
     /// The site UUID, or `None` for dead letters.
     pub key: Option<String>,
-    /// The record value.
-    pub value: Vec<u8>,
+    /// The record value: in binary mode, the body's own bytes when it was used as
+    /// received (shared, not copied).
+    pub value: Bytes,
     /// The record headers.
     pub headers: Vec<(Cow<'static, str>, Vec<u8>)>,
     /// `None` when accepted, or why it is a dead letter.
@@ -155,6 +158,8 @@ struct Json<'s> {
     normalized: bool,
     /// The media type of an XML or form body that was converted.
     original_content_type: Option<&'s str>,
+    /// `text` is a slice of the body itself (neither rewritten nor converted).
+    borrowed: bool,
 }
 
 /// What the envelope takes from the payload besides its text.
@@ -176,7 +181,7 @@ impl Settings {
             .and_then(|json| self.within_limit(json))
             .and_then(|json| self.locate(incoming.event, json));
         match located {
-            Ok(located) => self.encode(attributes, &located),
+            Ok(located) => self.encode(attributes, &located, incoming.body),
             Err(reason) => self.dead_letter(attributes, incoming, reason),
         }
     }
@@ -229,6 +234,7 @@ impl Settings {
                 doc,
                 normalized: false,
                 original_content_type: None,
+                borrowed: true,
             });
         }
         // Valid JSON cannot hold a Python literal outside a string, so the rewrite is
@@ -246,6 +252,7 @@ impl Settings {
             doc,
             normalized: true,
             original_content_type: None,
+            borrowed: false,
         })
     }
 
@@ -273,7 +280,7 @@ impl Settings {
     }
 
     /// The event's record, keyed by its site.
-    fn encode(&self, attributes: Attributes<'_>, located: &Located<'_>) -> Envelope {
+    fn encode(&self, attributes: Attributes<'_>, located: &Located<'_>, body: &Body) -> Envelope {
         let json = &located.json;
         let attributes = Attributes {
             site: Some(&located.site),
@@ -286,10 +293,17 @@ impl Settings {
         let data = json.text.trim_matches(JSON_WHITESPACE);
         let (value, headers) = match self.mode {
             Mode::Structured => (
-                attributes.structured(Data::Json(data)),
+                Bytes::from(attributes.structured(Data::Json(data))),
                 vec![structured_content_type()],
             ),
-            Mode::Binary => (data.as_bytes().to_vec(), attributes.binary_headers()),
+            Mode::Binary if json.borrowed => (
+                body.bytes().slice_ref(data.as_bytes()),
+                attributes.binary_headers(),
+            ),
+            Mode::Binary => (
+                Bytes::copy_from_slice(data.as_bytes()),
+                attributes.binary_headers(),
+            ),
         };
         Envelope {
             key: Some(located.site.clone()),
@@ -312,10 +326,10 @@ impl Settings {
         };
         let (value, headers) = match self.mode {
             Mode::Structured => (
-                attributes.structured(Data::Bytes(incoming.body)),
+                Bytes::from(attributes.structured(Data::Bytes(incoming.body))),
                 vec![structured_content_type()],
             ),
-            Mode::Binary => (incoming.body.to_vec(), attributes.binary_headers()),
+            Mode::Binary => (incoming.body.bytes().clone(), attributes.binary_headers()),
         };
         Envelope {
             key: None,
@@ -339,6 +353,7 @@ fn converted_json<'s>(
         doc,
         normalized: false,
         original_content_type: Some(original_content_type),
+        borrowed: false,
     })
 }
 

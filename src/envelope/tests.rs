@@ -19,7 +19,12 @@ fn settings(mode: Mode) -> Settings {
     }
 }
 
-fn incoming(body: &[u8]) -> Incoming<'_> {
+/// `body` as a request's [`Body`], leaked: tests build a few hundred of them at most.
+fn leaked(body: &[u8]) -> &'static Body {
+    Box::leak(Box::new(Body::from(body.to_vec())))
+}
+
+fn incoming(body: &[u8]) -> Incoming<'static> {
     Incoming {
         id: Uuid::parse_str("0193a4b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b").unwrap(),
         event: Event::MilestoneStatusChange,
@@ -27,7 +32,7 @@ fn incoming(body: &[u8]) -> Incoming<'_> {
         credential: "engine-hmac",
         organization: Some("acme-solar"),
         content_type: Some("application/json"),
-        body,
+        body: leaked(body),
         received: UNIX_EPOCH + Duration::from_micros(1_764_069_000_123_456),
     }
 }
@@ -72,7 +77,7 @@ fn structured_envelope_has_exactly_the_documented_attributes() {
         })
     );
     // `data` is the payload's bytes, not a re-serialisation (1.50 stays 1.50).
-    let text = String::from_utf8(e.value).unwrap();
+    let text = String::from_utf8(e.value.to_vec()).unwrap();
     assert!(
         text.ends_with(&format!(r#""data":{}}}"#, body.trim())),
         "{text}"

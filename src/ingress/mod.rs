@@ -1,5 +1,5 @@
 //! The webhook listener: connections within limits, each request served through the
-//! [`pipeline`].
+//! [`pipeline`] (admission, then the steps over one request, then its answer).
 //!
 //! Limits apply before work: at most `server.max_connections` open connections (the
 //! rest wait in the kernel's listen backlog), request headers within
@@ -8,6 +8,8 @@
 //! keep-alive connections are closed, and requests in flight finish within
 //! `server.shutdown_grace`.
 
+mod admission;
+mod answer;
 pub mod pipeline;
 mod publication;
 pub mod reject;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use hyper::service::service_fn;
 use tokio::net::TcpListener;
 
+pub use answer::{DEDUPLICATED, response};
 pub use pipeline::handle;
 pub use reject::{Reject, Unavailable};
 
@@ -48,10 +51,10 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             write_timeout: state.app().server.read_timeout,
         };
         let state = state.clone();
-        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(peer);
+        let Peer(peer) = peer;
+        let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let state = state.clone();
-            async move { Ok(handle(&state, request).await) }
+            async move { Ok(handle(&state, Some(peer), request).await) }
         });
         (connection, service)
     };

@@ -147,7 +147,7 @@ async fn accepted_webhook_is_answered_with_its_delivery() {
     );
     req.headers_mut()
         .insert("x-tenant", "acme-west".parse().unwrap());
-    let (status, _, body) = json(handle(&state, req).await).await;
+    let (status, _, body) = json(handle(&state, None, req).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["topic"],
@@ -158,7 +158,7 @@ async fn accepted_webhook_is_answered_with_its_delivery() {
     let records = fake.records();
     assert_eq!(records.len(), 1);
     let r = &records[0];
-    assert_eq!(r.topic, "everbright.production.milestone-status-change");
+    assert_eq!(&*r.topic, "everbright.production.milestone-status-change");
     assert_eq!(r.key.as_deref(), Some(SITE));
     assert!(
         r.headers
@@ -195,7 +195,7 @@ async fn test_environment_credentials_publish_to_test_topics() {
         .header("authorization", auth)
         .body(Full::new(Bytes::from(format!(r#"{{"uuid":"{SITE}"}}"#))))
         .unwrap();
-    let (status, _, body) = json(handle(&state, req).await).await;
+    let (status, _, body) = json(handle(&state, None, req).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["topic"], "everbright.test.site-archived");
 }
@@ -206,7 +206,7 @@ async fn wrong_secret_is_401_and_publishes_nothing() {
     let state = state_with(fake.clone(), CONFIG);
     for key in [Some("prod-secret-x"), None] {
         let req = request("/everbright/milestone-status-change", key, &payload());
-        let (status, headers, body) = json(handle(&state, req).await).await;
+        let (status, headers, body) = json(handle(&state, None, req).await).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body, serde_json::json!({"error": "unauthorized"}));
         assert_eq!(
@@ -266,7 +266,7 @@ async fn a_refusal_is_logged_with_the_credential_the_request_selected() {
         .header("authorization", wrong_password)
         .body(Full::new(Bytes::from(payload())))
         .unwrap();
-    let (response, lines) = logged(handle(&state, req)).await;
+    let (response, lines) = logged(handle(&state, None, req)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let [line] = lines.as_slice() else {
         panic!("one line per request: {lines:?}")
@@ -285,6 +285,7 @@ async fn unknown_paths_and_methods() {
     let (status, _, body) = json(
         handle(
             &state,
+            None,
             request("/everbright/nope", Some("prod-secret"), "{}"),
         )
         .await,
@@ -297,7 +298,7 @@ async fn unknown_paths_and_methods() {
     let get = Request::get("/everbright/site-archived")
         .body(Full::new(Bytes::new()))
         .unwrap();
-    let (status, headers, _) = json(handle(&state, get).await).await;
+    let (status, headers, _) = json(handle(&state, None, get).await).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(headers[ALLOW], "POST, PUT, PATCH");
     assert!(fake.records().is_empty());
@@ -344,8 +345,15 @@ async fn oversized_bodies_are_413_whether_declared_or_streamed() {
     let fake = FakePublisher::new(Behaviour::Ack);
     let state = state_with(fake.clone(), CONFIG);
     let big = "x".repeat(1025);
-    let (status, _, _) =
-        json(handle(&state, request("/everbright/site-archived", None, &big)).await).await;
+    let (status, _, _) = json(
+        handle(
+            &state,
+            None,
+            request("/everbright/site-archived", None, &big),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let chunks = Chunked(vec![
         Bytes::from(vec![b' '; 600]),
@@ -356,7 +364,7 @@ async fn oversized_bodies_are_413_whether_declared_or_streamed() {
         .body(chunks)
         .unwrap();
     assert_eq!(
-        handle(&state, req).await.status(),
+        handle(&state, None, req).await.status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
     assert!(fake.records().is_empty());
@@ -380,7 +388,7 @@ async fn a_stalled_body_is_408_after_the_read_timeout() {
         .unwrap();
     let started = tokio::time::Instant::now();
     assert_eq!(
-        handle(&state, req).await.status(),
+        handle(&state, None, req).await.status(),
         StatusCode::REQUEST_TIMEOUT
     );
     assert_eq!(started.elapsed(), Duration::from_secs(4));
@@ -395,7 +403,7 @@ async fn unusable_bodies_are_dead_lettered_with_202() {
         Some("prod-secret"),
         "{\"site\": nope}",
     );
-    let (status, _, body) = json(handle(&state, req).await).await;
+    let (status, _, body) = json(handle(&state, None, req).await).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(body["topic"], "everbright.production.deadletter");
     assert_eq!(body["reason"], "invalid-json");
@@ -448,7 +456,7 @@ async fn producer_errors_map_to_retryable_or_final_statuses() {
             Some("prod-secret"),
             &payload(),
         );
-        let (status, headers, _) = json(handle(&state, req).await).await;
+        let (status, headers, _) = json(handle(&state, None, req).await).await;
         assert_eq!(status, want, "{kind}");
         assert_eq!(
             headers.get(RETRY_AFTER).map(|v| v.to_str().unwrap()),
@@ -471,7 +479,7 @@ async fn no_ack_within_ack_timeout_is_503() {
         Some("prod-secret"),
         &payload(),
     );
-    let (status, headers, _) = json(handle(&state, req).await).await;
+    let (status, headers, _) = json(handle(&state, None, req).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers[RETRY_AFTER], "5");
     assert_eq!(started.elapsed(), Duration::from_secs(5));
@@ -498,7 +506,7 @@ async fn over_max_inflight_is_503_at_once_and_draining_is_503() {
                 Some("prod-secret"),
                 &payload(),
             );
-            handle(&state, req).await.status()
+            handle(&state, None, req).await.status()
         })
     };
     while fake.records().is_empty() {
@@ -510,7 +518,7 @@ async fn over_max_inflight_is_503_at_once_and_draining_is_503() {
         Some("prod-secret"),
         &payload(),
     );
-    let (status, headers, _) = json(handle(&state, second).await).await;
+    let (status, headers, _) = json(handle(&state, None, second).await).await;
     assert_eq!(
         (status, &headers[RETRY_AFTER]),
         (StatusCode::SERVICE_UNAVAILABLE, &"1".parse().unwrap())
@@ -525,7 +533,7 @@ async fn over_max_inflight_is_503_at_once_and_draining_is_503() {
         &payload(),
     );
     assert_eq!(
-        handle(&state, third).await.status(),
+        handle(&state, None, third).await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(fake.records().len(), 1);
@@ -560,8 +568,8 @@ async fn an_identical_signed_request_is_answered_again_without_a_second_record()
     let state = state_with(fake.clone(), SIGNED);
     let first = signed(&state, &payload());
     let again = first.clone();
-    let (s1, _, b1) = json(handle(&state, first).await).await;
-    let (s2, _, b2) = json(handle(&state, again).await).await;
+    let (s1, _, b1) = json(handle(&state, None, first).await).await;
+    let (s2, _, b2) = json(handle(&state, None, again).await).await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
     assert_eq!(b1, b2, "the replay gets the original answer");
     assert_eq!(fake.records().len(), 1);
@@ -575,7 +583,7 @@ async fn an_identical_signed_request_is_answered_again_without_a_second_record()
     );
     // A different body is a different signature: processed normally.
     let other = signed(&state, &payload().replace("APPROVED", "REJECTED"));
-    assert_eq!(handle(&state, other).await.status(), StatusCode::OK);
+    assert_eq!(handle(&state, None, other).await.status(), StatusCode::OK);
     assert_eq!(fake.records().len(), 2);
 }
 
@@ -586,11 +594,11 @@ async fn a_request_that_was_not_acked_is_processed_again() {
     let first = signed(&state, &payload());
     let again = first.clone();
     assert_eq!(
-        handle(&state, first).await.status(),
+        handle(&state, None, first).await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(
-        handle(&state, again).await.status(),
+        handle(&state, None, again).await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(

@@ -362,9 +362,11 @@ async fn heartbeat(shared: Arc<Shared>, topic: String, interval: Duration, ack_t
         ticks.tick().await;
         let now = SystemTime::now();
         let record = Record {
-            topic: topic.clone(),
+            topic: topic.as_str().into(),
             key: Some("hookbridge".into()),
-            value: format!("{{\"heartbeat\":{}}}", epoch_millis(now)).into_bytes(),
+            value: format!("{{\"heartbeat\":{}}}", epoch_millis(now))
+                .into_bytes()
+                .into(),
             headers: Vec::new(),
             timestamp: now,
         };
@@ -512,7 +514,7 @@ fn publish(shared: &Shared, record: Record) -> Publishing<'static> {
         });
     }
     let mut future_record = FutureRecord::to(&record.topic)
-        .payload(&record.value)
+        .payload(&record.value[..])
         .headers(headers)
         .timestamp(epoch_millis(record.timestamp));
     if let Some(key) = &record.key {

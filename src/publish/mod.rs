@@ -14,21 +14,24 @@ pub mod topics;
 pub use errors::{Class, ErrorKind, TABLE as ERROR_TABLE};
 pub use health::{READY_WITHIN, Readiness, STUCK_AFTER};
 
+use bytes::Bytes;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A record for a topic.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared with the config: never allocated per record).
+    pub topic: Arc<str>,
     /// The partitioning key (the site UUID), `None` for dead letters.
     pub key: Option<String>,
-    /// The record value.
-    pub value: Vec<u8>,
+    /// The record value (shared: a binary-mode value is the request body itself).
+    pub value: Bytes,
     /// Record headers.
     pub headers: Vec<(Cow<'static, str>, Vec<u8>)>,
     /// The record timestamp: when the request was received.

@@ -12,9 +12,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::body::Body;
 use crate::config::Config;
 use crate::envelope::{Envelope, Incoming, Mode, Reason, STRUCTURED_CONTENT_TYPE, Settings};
 use crate::everbright::{Environment, Event};
@@ -137,8 +139,8 @@ impl Letter {
         fields.into_letter(captured)
     }
 
-    /// The webhook as the envelope sees it.
-    fn incoming(&self) -> Incoming<'_> {
+    /// The webhook as the envelope sees it, with its body as `body`.
+    fn incoming<'a>(&'a self, body: &'a Body) -> Incoming<'a> {
         Incoming {
             id: self.id,
             event: self.event,
@@ -146,7 +148,7 @@ impl Letter {
             credential: &self.credential,
             organization: self.organization.as_deref(),
             content_type: self.content_type.as_deref(),
-            body: &self.body,
+            body,
             received: self.received,
         }
     }
@@ -155,7 +157,8 @@ impl Letter {
     /// event's record for `config`'s topic, marked redriven at `now`, or why it would
     /// still be a dead letter.
     pub fn retry(&self, config: &Config, settings: &Settings, now: SystemTime) -> Verdict {
-        let envelope = settings.build(&self.incoming());
+        let body = Body::new(Bytes::copy_from_slice(&self.body));
+        let envelope = settings.build(&self.incoming(&body));
         if let Some(reason) = envelope.dead_letter {
             return Verdict::StillFailing(reason);
         }
@@ -167,7 +170,7 @@ impl Letter {
         } = envelope;
         let redriven = humantime::format_rfc3339_micros(now).to_string();
         let value = match settings.mode {
-            Mode::Structured => mark(value, &redriven),
+            Mode::Structured => Bytes::from(mark(&value, &redriven)),
             Mode::Binary => {
                 headers.push((Cow::Owned(format!("ce_{REDRIVEN}")), redriven.into_bytes()));
                 value
@@ -179,7 +182,7 @@ impl Letter {
                 .map(|(k, v)| (Cow::Owned(k.clone()), v.clone())),
         );
         Verdict::Republish(Record {
-            topic: config.topic(self.environment, self.event),
+            topic: config.topic(self.environment, self.event).into(),
             key,
             value,
             headers,
@@ -274,7 +277,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, Unreadable> {
 /// never holds `,"` unescaped, so the first occurrence is the member itself. Should the
 /// envelope ever write its members otherwise, the attribute goes first instead: the
 /// record is marked either way.
-fn mark(value: Vec<u8>, redriven: &str) -> Vec<u8> {
+fn mark(value: &[u8], redriven: &str) -> Vec<u8> {
     const DATA: &[u8] = b",\"data\":";
     let attribute = format!("\"{REDRIVEN}\":\"{redriven}\"");
     let (at, member) = match value.windows(DATA.len()).position(|w| w == DATA) {

@@ -101,7 +101,7 @@ impl<'p> Window<'p> {
             }
             (Ok((_, Verdict::Republish(_))), None) => Step::Settled(Outcome::WouldRepublish),
             (Ok((id, Verdict::Republish(record))), Some(publisher)) => {
-                let (topic, bytes) = (record.topic.clone(), record.value.len());
+                let (topic, bytes) = (record.topic.to_string(), record.value.len());
                 self.bytes += bytes;
                 Step::Publishing {
                     id,

@@ -200,9 +200,9 @@ pub fn decode(body: &[u8]) -> Result<Entry, DecodeError> {
         id: Uuid::from_bytes(id),
         dedup_key,
         record: Record {
-            topic,
+            topic: topic.into(),
             key,
-            value,
+            value: value.into(),
             headers,
             timestamp: timestamp.max(SystemTime::UNIX_EPOCH),
         },
@@ -283,7 +283,7 @@ mod tests {
             record: Record {
                 topic: "t".into(),
                 key: Some("k".into()),
-                value: b"v".to_vec(),
+                value: bytes::Bytes::from_static(b"v"),
                 headers: vec![(Cow::Borrowed("h"), b"x".to_vec())],
                 timestamp: UNIX_EPOCH + Duration::new(2, 3),
             },

@@ -15,6 +15,7 @@ mod cluster;
 mod contract;
 mod dedup;
 mod formats;
+mod guards;
 mod hostile;
 mod limits;
 mod logs;

@@ -251,12 +251,13 @@ async fn binary_mode_carries_attributes_as_ce_headers() {
 /// sender mark: SHA-256 over length-prefixed fields, the first 16 bytes as a UUIDv8.
 fn documented_id(credential: &str, event: &str, body: &[u8]) -> uuid::Uuid {
     let mut hash = Sha256::new();
+    let body_sha256 = Sha256::digest(body);
     let fields: [&[u8]; 5] = [
-        b"hookbridge event id v1",
+        b"hookbridge event id v2",
         credential.as_bytes(),
         event.as_bytes(),
         b"",
-        body,
+        &body_sha256,
     ];
     for field in fields {
         hash.update((field.len() as u64).to_be_bytes());

@@ -25,9 +25,9 @@ fn entry(topic: &str, n: usize) -> Entry {
         id: uuid::Uuid::now_v7(),
         dedup_key: n.to_be_bytes().to_vec(),
         record: Record {
-            topic: topic.to_string(),
+            topic: topic.into(),
             key: Some(format!("site-{}", n % SITES)),
-            value: format!("{{\"n\":{n}}}").into_bytes(),
+            value: format!("{{\"n\":{n}}}").into_bytes().into(),
             headers: vec![(Cow::Borrowed("n"), n.to_string().into_bytes())],
             timestamp: SystemTime::now(),
         },

@@ -14,7 +14,6 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, Method, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, percent_encode};
-use sha2::{Digest, Sha256};
 
 use super::SigV4Error;
 
@@ -82,7 +81,7 @@ pub(super) fn request(
 
 /// `AWS4-HMAC-SHA256 \n {amz_date} \n {scope} \n hex(SHA-256(canonical request))`.
 pub(super) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
-    let hash = hex::encode(Sha256::digest(canonical_request));
+    let hash = hex::encode(crate::body::sha256(canonical_request));
     let mut out = String::with_capacity(20 + amz_date.len() + scope.len() + hash.len());
     for part in ["AWS4-HMAC-SHA256\n", amz_date, "\n", scope, "\n", &hash] {
         out.push_str(part);

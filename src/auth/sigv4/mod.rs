@@ -26,7 +26,6 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{AUTHORIZATION, DATE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 pub use self::authorization::Authorization;
@@ -34,6 +33,7 @@ use self::canonical::PathStyle;
 use self::key::SigningKeys;
 pub use self::settings::{SigV4Settings, SigV4SettingsError};
 use crate::auth::signed::{Signed, hex_decode_32, hmac_sha256, within_tolerance};
+use crate::body::Body;
 
 const X_AMZ_DATE: &str = "x-amz-date";
 const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
@@ -196,7 +196,7 @@ impl SigV4 {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-        body: &[u8],
+        body: &Body,
         now: SystemTime,
     ) -> Result<Signed, SigV4Error> {
         if auth.access_key_id != self.access_key_id {
@@ -263,7 +263,7 @@ impl SigV4 {
     ) -> Vec<(HeaderName, HeaderValue)> {
         let amz_date = time::format_basic(now);
         let date = &amz_date[..8];
-        let payload_hash = hex::encode(Sha256::digest(body));
+        let payload_hash = hex::encode(crate::body::sha256(body));
         let mut signing = HeaderMap::with_capacity(headers.len() + 3);
         for (name, value) in headers {
             if !UNSIGNABLE.contains(&name.as_str()) {
@@ -360,9 +360,10 @@ fn request_time(
     )))
 }
 
-/// SHA-256 of the body, checked against `x-amz-content-sha256` when sent.
-fn payload_hash(headers: &HeaderMap, body: &[u8]) -> Result<[u8; 32], SigV4Error> {
-    let computed: [u8; 32] = Sha256::digest(body).into();
+/// SHA-256 of the body (the request's one hash of it), checked against
+/// `x-amz-content-sha256` when sent.
+fn payload_hash(headers: &HeaderMap, body: &Body) -> Result<[u8; 32], SigV4Error> {
+    let computed = *body.sha256();
     if let Some(value) = at_most_one(headers, X_AMZ_CONTENT_SHA256)? {
         let claimed = value.as_bytes();
         if claimed == b"UNSIGNED-PAYLOAD" || claimed.starts_with(b"STREAMING-") {

@@ -1,14 +1,17 @@
 use std::time::Duration;
 
 use super::*;
-use crate::dedup::Mark;
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
+fn owner(name: &str) -> Owner {
+    Arc::from(name)
+}
+
 fn key(n: u32) -> EventKey {
-    EventKey::new("c", "e", Mark::None, &n.to_be_bytes())
+    EventKey::new("c", "e", None, &crate::body::sha256(&n.to_be_bytes()))
 }
 
 fn claim<V: Clone + std::fmt::Debug>(
@@ -16,7 +19,7 @@ fn claim<V: Clone + std::fmt::Debug>(
     k: EventKey,
     now: SystemTime,
 ) -> Claim<V> {
-    match cache.see(k, now) {
+    match cache.see(k, &owner("a"), now) {
         Seen::New(claim) => claim,
         other => panic!("expected a claim, got {other:?}"),
     }
@@ -27,7 +30,7 @@ fn done<V: Clone + std::fmt::Debug>(
     k: EventKey,
     now: SystemTime,
 ) -> Option<V> {
-    match cache.see(k, now) {
+    match cache.see(k, &owner("a"), now) {
         Seen::Done(v) => Some(v),
         Seen::New(_) => None,
         Seen::InFlight(_) => panic!("unexpected in-flight entry"),
@@ -38,9 +41,18 @@ fn done<V: Clone + std::fmt::Debug>(
 fn an_answer_is_stored_until_its_expiry_then_the_event_is_new_again() {
     let cache = Arc::new(Cache::new(4));
     claim(&cache, key(1), at(0)).complete("200 ok", at(100));
-    assert!(matches!(cache.see(key(1), at(50)), Seen::Done("200 ok")));
-    assert!(matches!(cache.see(key(1), at(100)), Seen::Done("200 ok")));
-    assert!(matches!(cache.see(key(1), at(101)), Seen::New(_)));
+    assert!(matches!(
+        cache.see(key(1), &owner("a"), at(50)),
+        Seen::Done("200 ok")
+    ));
+    assert!(matches!(
+        cache.see(key(1), &owner("a"), at(100)),
+        Seen::Done("200 ok")
+    ));
+    assert!(matches!(
+        cache.see(key(1), &owner("a"), at(101)),
+        Seen::New(_)
+    ));
     assert!(
         cache.is_empty(),
         "the expired entry went; the dropped claim left none"
@@ -52,7 +64,7 @@ async fn concurrent_copies_wait_for_the_first_and_get_its_answer() {
     let cache = Arc::new(Cache::new(4));
     let first = claim(&cache, key(1), at(0));
     let waiters: Vec<_> = (0..3)
-        .map(|_| match cache.see(key(1), at(0)) {
+        .map(|_| match cache.see(key(1), &owner("a"), at(0)) {
             Seen::InFlight(w) => tokio::spawn(w.answer()),
             other => panic!("expected to wait, got {other:?}"),
         })
@@ -61,7 +73,10 @@ async fn concurrent_copies_wait_for_the_first_and_get_its_answer() {
     for waiter in waiters {
         assert_eq!(waiter.await.unwrap(), Some(7));
     }
-    assert!(matches!(cache.see(key(1), at(5)), Seen::Done(7)));
+    assert!(matches!(
+        cache.see(key(1), &owner("a"), at(5)),
+        Seen::Done(7)
+    ));
     assert_eq!(cache.len(), 1);
 }
 
@@ -69,7 +84,7 @@ async fn concurrent_copies_wait_for_the_first_and_get_its_answer() {
 async fn a_failed_copy_releases_the_key_and_wakes_its_waiters_empty_handed() {
     let cache: Arc<Cache<u32>> = Arc::new(Cache::new(4));
     let first = claim(&cache, key(1), at(0));
-    let Seen::InFlight(waiter) = cache.see(key(1), at(0)) else {
+    let Seen::InFlight(waiter) = cache.see(key(1), &owner("a"), at(0)) else {
         panic!("expected to wait")
     };
     drop(first);
@@ -107,7 +122,10 @@ fn entries_in_flight_are_never_evicted() {
     let _publishing = claim(&cache, key(1), at(0));
     claim(&cache, key(2), at(0)).complete(2, at(10));
     claim(&cache, key(3), at(0)).complete(3, at(20)); // evicts 2, not the claim
-    assert!(matches!(cache.see(key(1), at(0)), Seen::InFlight(_)));
+    assert!(matches!(
+        cache.see(key(1), &owner("a"), at(0)),
+        Seen::InFlight(_)
+    ));
     assert_eq!(done(&cache, key(3), at(0)), Some(3));
     assert_eq!(cache.len(), 2);
 }
@@ -131,9 +149,62 @@ fn a_flood_of_events_never_exceeds_the_capacity() {
         thread.join().unwrap();
     }
     assert_eq!(cache.len(), 64);
+    let ordered: usize = cache.lock().by_owner.values().map(BTreeMap::len).sum();
+    assert_eq!(ordered, 64, "both indexes stay the same size");
+}
+
+/// A claim of `k` by `who`, completed with `value` until `until`; returns whose live
+/// answer it evicted.
+fn answer_as(cache: &Arc<Cache<u32>>, who: &str, k: u32, until: u64) -> Option<String> {
+    let Seen::New(claim) = cache.see(key(k), &owner(who), at(0)) else {
+        panic!("{k} was seen before");
+    };
+    let evicted = claim.evicted().map(|o| o.to_string());
+    claim.complete(k, at(until));
+    evicted
+}
+
+#[test]
+fn a_flooding_owner_evicts_its_own_answers_not_another_owners() {
+    let cache = Arc::new(Cache::new(10));
+    for k in 0..3 {
+        assert_eq!(answer_as(&cache, "quiet", k, 600), None);
+    }
+    let mut evicted = Vec::new();
+    for k in 100..10_000 {
+        evicted.extend(answer_as(&cache, "flood", k, 600));
+    }
+    assert!(evicted.iter().all(|o| o == "flood"), "{evicted:?}");
+    assert_eq!(evicted.len(), 10_000 - 100 - 7);
+    for k in 0..3 {
+        assert!(
+            matches!(cache.see(key(k), &owner("quiet"), at(1)), Seen::Done(_)),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn expired_answers_go_first_and_are_not_evictions() {
+    let cache = Arc::new(Cache::new(2));
+    answer_as(&cache, "a", 1, 0); // expires at 0
+    answer_as(&cache, "b", 2, 600);
+    let Seen::New(claim) = cache.see(key(3), &owner("b"), at(5)) else {
+        panic!("new event");
+    };
     assert_eq!(
-        cache.lock().by_expiry.len(),
-        64,
-        "both indexes stay the same size"
+        claim.evicted(),
+        None,
+        "an expired answer is not an eviction"
     );
+    claim.complete(3, at(600));
+    assert!(matches!(
+        cache.see(key(2), &owner("b"), at(5)),
+        Seen::Done(2)
+    ));
+    // Full of live answers: the owner holding the most loses one, and it is counted.
+    let Seen::New(claim) = cache.see(key(4), &owner("a"), at(5)) else {
+        panic!("new event");
+    };
+    assert_eq!(claim.evicted().map(|o| &**o), Some("b"));
 }

@@ -2,8 +2,9 @@
 //! first copy's answer.
 
 use super::*;
-use crate::dedup::{EventKey, Mark};
-use crate::ingress::pipeline::DEDUPLICATED;
+use crate::body::sha256;
+use crate::dedup::EventKey;
+use crate::ingress::DEDUPLICATED;
 
 /// Like `CONFIG`, with room for several requests at once.
 const WIDE: &str = r#"
@@ -35,12 +36,12 @@ fn copy() -> Request<Full<Bytes>> {
 async fn the_id_is_derived_from_credential_event_and_body() {
     let fake = FakePublisher::new(Behaviour::Ack);
     let state = state_with(fake.clone(), WIDE);
-    let (_, _, body) = json(handle(&state, copy()).await).await;
+    let (_, _, body) = json(handle(&state, None, copy()).await).await;
     let key = EventKey::new(
         "engine",
         "stage-transition",
-        Mark::None,
-        payload().as_bytes(),
+        None,
+        &sha256(payload().as_bytes()),
     );
     assert_eq!(body["id"], key.id().to_string());
     let envelope: Value = serde_json::from_slice(&fake.records()[0].value).unwrap();
@@ -51,8 +52,8 @@ async fn the_id_is_derived_from_credential_event_and_body() {
 async fn a_repeat_after_the_ack_gets_the_original_answer_and_no_record() {
     let fake = FakePublisher::new(Behaviour::Ack);
     let state = state_with(fake.clone(), WIDE);
-    let (s1, h1, b1) = json(handle(&state, copy()).await).await;
-    let (s2, h2, b2) = json(handle(&state, copy()).await).await;
+    let (s1, h1, b1) = json(handle(&state, None, copy()).await).await;
+    let (s2, h2, b2) = json(handle(&state, None, copy()).await).await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
     assert_eq!(b1, b2, "same id, topic, partition and offset");
     assert!(!h1.contains_key(&DEDUPLICATED));
@@ -64,7 +65,7 @@ async fn a_repeat_after_the_ack_gets_the_original_answer_and_no_record() {
         Some("prod-secret"),
         &payload().replace("APPROVED", "REJECTED"),
     );
-    let (_, _, b3) = json(handle(&state, other).await).await;
+    let (_, _, b3) = json(handle(&state, None, other).await).await;
     assert_ne!(b3["id"], b1["id"], "another body is another event");
     assert_eq!(fake.records().len(), 2);
 }
@@ -77,7 +78,7 @@ async fn concurrent_copies_single_flight_to_one_record() {
     let copies: Vec<_> = (0..20)
         .map(|_| {
             let state = state.clone();
-            tokio::spawn(async move { json(handle(&state, copy()).await).await })
+            tokio::spawn(async move { json(handle(&state, None, copy()).await).await })
         })
         .collect();
     while state.metrics.inflight.get() < 20 {
@@ -102,7 +103,7 @@ async fn a_copy_whose_client_hung_up_is_still_published_and_remembered() {
     let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
     let state = state_with(fake.clone(), WIDE);
     {
-        let hung_up = handle(&state, copy());
+        let hung_up = handle(&state, None, copy());
         tokio::pin!(hung_up);
         while fake.records().is_empty() {
             assert!(futures_poll_once(hung_up.as_mut()).await.is_none());
@@ -114,7 +115,7 @@ async fn a_copy_whose_client_hung_up_is_still_published_and_remembered() {
     while state.metrics.inflight.get() > 0 {
         tokio::task::yield_now().await;
     }
-    let (status, headers, body) = json(handle(&state, copy()).await).await;
+    let (status, headers, body) = json(handle(&state, None, copy()).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[&DEDUPLICATED], "true");
     assert_eq!(body["offset"], 0);
@@ -138,7 +139,7 @@ async fn futures_poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output
 #[tokio::test(start_paused = true)]
 async fn a_failed_first_copy_lets_the_next_one_publish() {
     let state = state_with(FakePublisher::new(Behaviour::Hang), WIDE);
-    let first = handle(&state, copy()).await;
+    let first = handle(&state, None, copy()).await;
     assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(state.dedup().len(), 0, "the ack timeout released the event");
 }

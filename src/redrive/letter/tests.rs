@@ -26,7 +26,7 @@ fn now() -> SystemTime {
 
 /// The dead letter hookbridge wrote for `body()` under `config`, as a consumer reads it.
 fn dead_letter(config: &Config) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
-    let body = body();
+    let body = crate::body::Body::new(body().into());
     let incoming = Incoming {
         id: Uuid::from_u128(0x1234),
         event: Event::MilestoneStatusChange,
@@ -45,7 +45,7 @@ fn dead_letter(config: &Config) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
         .map(|(k, v)| (k.into_owned(), v))
         .collect();
     headers.push(("x-tenant".into(), b"west".to_vec()));
-    (envelope.value, headers)
+    (envelope.value.to_vec(), headers)
 }
 
 fn expected() -> Letter {
@@ -96,11 +96,11 @@ fn a_fixed_config_republishes_it_with_its_id_and_time_marked_redriven() {
     };
     assert_eq!(
         record.topic,
-        "everbright.production.milestone-status-change"
+        "everbright.production.milestone-status-change".into()
     );
     assert_eq!(record.key.as_deref(), Some(SITE));
     assert_eq!(record.timestamp, now());
-    let text = String::from_utf8(record.value.clone()).unwrap();
+    let text = String::from_utf8(record.value.to_vec()).unwrap();
     let event: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(event["id"], Uuid::from_u128(0x1234).to_string());
     assert_eq!(event["time"], "2023-11-14T22:13:20.123456Z");
@@ -199,11 +199,11 @@ fn records_that_are_not_dead_letters_are_unreadable() {
 
 #[test]
 fn a_value_written_otherwise_is_still_marked() {
-    let marked = mark(br#"{ "id":"x", "data":{} }"#.to_vec(), "T");
+    let marked = mark(br#"{ "id":"x", "data":{} }"#, "T");
     let value: serde_json::Value = serde_json::from_slice(&marked).unwrap();
     assert_eq!(value["redriven"], "T");
     assert_eq!(value["id"], "x");
-    let usual = mark(br#"{"id":"x","data":{"data":1}}"#.to_vec(), "T");
+    let usual = mark(br#"{"id":"x","data":{"data":1}}"#, "T");
     assert_eq!(
         usual,
         br#"{"id":"x","redriven":"T","data":{"data":1}}"#.to_vec()

@@ -16,11 +16,11 @@ struct Fake {
 
 impl Publish for Fake {
     fn publish(&self, record: Record) -> Publishing<'_> {
-        self.seen.lock().unwrap().push(record.topic.clone());
+        self.seen.lock().unwrap().push(record.topic.to_string());
         let refused = self
             .refuse
             .iter()
-            .find(|(topic, _)| *topic == record.topic)
+            .find(|(topic, _)| **topic == *record.topic)
             .map(|(_, e)| e.clone());
         Box::pin(async move {
             tokio::task::yield_now().await;
@@ -55,7 +55,7 @@ fn republish(topic: &str) -> Result<(Uuid, Verdict), Unreadable> {
         Verdict::Republish(Record {
             topic: topic.into(),
             key: Some("k".into()),
-            value: b"{}".to_vec(),
+            value: bytes::Bytes::from_static(b"{}"),
             headers: vec![(Cow::Borrowed("content-type"), b"x".to_vec())],
             timestamp: SystemTime::UNIX_EPOCH,
         }),

@@ -53,7 +53,7 @@ fn check(
     now: SystemTime,
 ) -> Result<Signed, SigV4Error> {
     let auth = Authorization::parse(headers)?.ok_or(SigV4Error::MissingField("Credential"))?;
-    v.verify(&auth, method, uri, headers, body, now)
+    v.verify(&auth, method, uri, headers, &body.to_vec().into(), now)
 }
 
 /// A POST signed by our signer at `EXAMPLE_TIME`, as the verifier would receive it.
