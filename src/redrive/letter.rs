@@ -150,6 +150,7 @@ impl Letter {
             content_type: self.content_type.as_deref(),
             body,
             received: self.received,
+            trace: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn dead_letter(config: &Config) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
         content_type: Some("application/json"),
         body: &body,
         received: received(),
+        trace: None,
     };
     let envelope = config.envelope_settings().build(&incoming);
     assert_eq!(envelope.dead_letter, Some(Reason::MissingSite));
