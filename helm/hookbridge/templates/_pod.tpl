@@ -47,6 +47,7 @@ spec:
           value: {{ .Values.logFormat | quote }}
         - name: RUST_LOG
           value: {{ .Values.logLevel | quote }}
+        {{- include "hookbridge.otelEnv" . | nindent 8 }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
