@@ -54,7 +54,7 @@ impl Traces {
     pub fn start(settings: &Settings, runtime: tokio::runtime::Handle) -> Result<Traces, Error> {
         let client = OnRuntime {
             runtime,
-            client: HyperClient::new(connector(settings)?, settings.timeout, None),
+            client: HyperClient::new(connector(settings)?, export_timeout(settings), None),
         };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -168,4 +168,11 @@ impl HttpClient for OnRuntime {
             .spawn(async move { client.send_bytes(request).await });
         sent.await.map_err(HttpError::from)?
     }
+}
+
+/// How long one export request may take: the exporter's timeout, within the batch
+/// processor's (`OTEL_BSP_EXPORT_TIMEOUT`, which the processor's thread does not apply
+/// itself).
+fn export_timeout(settings: &Settings) -> std::time::Duration {
+    settings.timeout.min(settings.batch.export_timeout)
 }
