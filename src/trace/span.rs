@@ -82,47 +82,62 @@ pub struct Producer {
 }
 
 impl Tracer {
-    /// Starts the server span of `request`, a child of the caller's trace context.
+    /// Starts the server span of `request`, a child of the caller's trace context. A
+    /// span the sampler drops gets no name or attributes built (only the trace context
+    /// its record carries).
     pub fn server(&self, request: &Request<'_>) -> Server {
         let parent = super::extract(&Fields {
             traceparent: header(request.headers, TRACEPARENT),
             tracestate: header(request.headers, TRACESTATE),
         });
-        let (method, original) = method(request.method);
-        let name: Cow<'static, str> = match request.route {
-            Some(route) => format!("{method} {route}").into(),
-            None => Cow::Borrowed(method),
-        };
-        let mut attributes = Vec::with_capacity(10);
-        attributes.push(KeyValue::new("http.request.method", method));
-        attributes.extend(original.map(|m| KeyValue::new("http.request.method_original", m)));
-        attributes.push(KeyValue::new("url.path", request.path.to_string()));
-        attributes.push(KeyValue::new("url.scheme", "http"));
-        attributes.extend(
-            request
-                .route
-                .map(|r| KeyValue::new("http.route", r.to_string())),
-        );
-        attributes.push(KeyValue::new(
-            "network.protocol.version",
-            protocol_version(request.version),
-        ));
-        let peer = request.peer;
-        let client = request.client.or(peer.map(|p| p.ip()));
-        attributes.extend(client.map(|ip| KeyValue::new("client.address", ip.to_string())));
-        attributes.extend(peer.map(|p| KeyValue::new("network.peer.address", p.ip().to_string())));
-        attributes.extend(peer.map(|p| KeyValue::new("network.peer.port", i64::from(p.port()))));
-        attributes.extend(
-            header(request.headers, "user-agent")
-                .map(|ua| KeyValue::new("user_agent.original", capped(ua).to_string())),
-        );
-        let span = SpanBuilder::from_name(name)
+        let mut span = SpanBuilder::from_name(Cow::Borrowed("request"))
             .with_kind(SpanKind::Server)
             .with_start_time(request.received)
-            .with_attributes(attributes)
             .start_with_context(&self.tracer, &parent);
+        if span.is_recording() {
+            span.update_name(request_name(request));
+            span.set_attributes(request_attributes(request));
+        }
         Server(Box::new((span, self.clone())))
     }
+}
+
+/// `{method} {route}`, or the method alone without a route.
+fn request_name(request: &Request<'_>) -> Cow<'static, str> {
+    let (method, _) = method(request.method);
+    match request.route {
+        Some(route) => format!("{method} {route}").into(),
+        None => Cow::Borrowed(method),
+    }
+}
+
+/// What a server span says of its request.
+fn request_attributes(request: &Request<'_>) -> Vec<KeyValue> {
+    let (method, original) = method(request.method);
+    let mut attributes = Vec::with_capacity(10);
+    attributes.push(KeyValue::new("http.request.method", method));
+    attributes.extend(original.map(|m| KeyValue::new("http.request.method_original", m)));
+    attributes.push(KeyValue::new("url.path", request.path.to_string()));
+    attributes.push(KeyValue::new("url.scheme", "http"));
+    attributes.extend(
+        request
+            .route
+            .map(|r| KeyValue::new("http.route", r.to_string())),
+    );
+    attributes.push(KeyValue::new(
+        "network.protocol.version",
+        protocol_version(request.version),
+    ));
+    let peer = request.peer;
+    let client = request.client.or(peer.map(|p| p.ip()));
+    attributes.extend(client.map(|ip| KeyValue::new("client.address", ip.to_string())));
+    attributes.extend(peer.map(|p| KeyValue::new("network.peer.address", p.ip().to_string())));
+    attributes.extend(peer.map(|p| KeyValue::new("network.peer.port", i64::from(p.port()))));
+    attributes.extend(
+        header(request.headers, "user-agent")
+            .map(|ua| KeyValue::new("user_agent.original", capped(ua).to_string())),
+    );
+    attributes
 }
 
 impl Server {
@@ -132,19 +147,21 @@ impl Server {
         let (server, tracer) = &*self.0;
         let parent =
             opentelemetry::Context::new().with_remote_span_context(server.span_context().clone());
-        let mut id_text = Uuid::encode_buffer();
-        let id_text = id.hyphenated().encode_lower(&mut id_text).to_string();
-        let span = SpanBuilder::from_name("send")
+        let mut span = SpanBuilder::from_name("send")
             .with_kind(SpanKind::Producer)
-            .with_attributes([
+            .start_with_context(&tracer.tracer, &parent);
+        if span.is_recording() {
+            let mut id_text = Uuid::encode_buffer();
+            let id_text = id.hyphenated().encode_lower(&mut id_text).to_string();
+            span.set_attributes([
                 KeyValue::new("messaging.system", "kafka"),
                 KeyValue::new("messaging.operation.type", "send"),
                 KeyValue::new("messaging.operation.name", "send"),
                 KeyValue::new("messaging.client.id", "hookbridge"),
                 KeyValue::new("cloudevents.event_id", id_text),
                 KeyValue::new("cloudevents.event_type", event_type),
-            ])
-            .start_with_context(&tracer.tracer, &parent);
+            ]);
+        }
         let context = Context::of(span.span_context());
         Producer {
             span: Box::new(span),
@@ -155,6 +172,9 @@ impl Server {
     /// Ends the span with what the answer says.
     pub fn end(self, outcome: &Outcome<'_>) {
         let (mut span, _) = *self.0;
+        if !span.is_recording() {
+            return; // dropped, it ends
+        }
         span.set_attribute(KeyValue::new(
             "http.response.status_code",
             i64::from(outcome.status),
@@ -198,6 +218,9 @@ impl Producer {
     /// site UUID; dead letters have none) and value size.
     pub fn sends(&mut self, topic: &Arc<str>, key: Option<&str>, bytes: usize) {
         let span = &mut self.span;
+        if !span.is_recording() {
+            return;
+        }
         span.update_name(format!("send {topic}"));
         span.set_attribute(KeyValue::new(
             "messaging.destination.name",
@@ -216,6 +239,9 @@ impl Producer {
     /// Ends the span: the broker stored the record at `partition` and `offset`.
     pub fn acked(mut self, partition: i32, offset: i64) {
         let span = &mut self.span;
+        if !span.is_recording() {
+            return;
+        }
         span.set_attribute(KeyValue::new(
             "messaging.destination.partition.id",
             partition.to_string(),
@@ -227,6 +253,9 @@ impl Producer {
     /// Ends the span: the record was not acknowledged, for `reason`.
     pub fn failed(mut self, reason: &'static str) {
         let span = &mut self.span;
+        if !span.is_recording() {
+            return;
+        }
         span.set_attribute(KeyValue::new("error.type", reason));
         span.set_status(Status::error(reason));
         span.end();

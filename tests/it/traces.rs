@@ -22,7 +22,9 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
 use tokio::net::TcpListener;
 
-use crate::support::{self, Broker, EPHEMERAL_PORTS, Endpoints, Process, consume, credential};
+use crate::support::{
+    self, Broker, EPHEMERAL_PORTS, Endpoints, Process, consume, credential, schema,
+};
 
 /// The caller's trace: its id and the span id of the call that sent the webhook.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -106,6 +108,10 @@ async fn a_webhook_is_traced_to_its_record_and_the_record_carries_the_context() 
     let carried = format!("00-{TRACE_ID}-{}-01", producer.span_id);
     assert_eq!(record.json()["traceparent"], carried.as_str());
     assert_eq!(record.headers["traceparent"], carried);
+    let schema_file = schema::committed("milestone-status-change.json");
+    if let Err(report) = schema::validate(&schema_file, &[record.json()]) {
+        panic!("a traced record does not match the contract:\n{report}");
+    }
 
     // Without a caller's context, the server span starts a trace of its own.
     let answer = support::post(&url, &[], support::numbered_payload(2)).await;

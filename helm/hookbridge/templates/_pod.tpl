@@ -47,7 +47,9 @@ spec:
           value: {{ .Values.logFormat | quote }}
         - name: RUST_LOG
           value: {{ .Values.logLevel | quote }}
-        {{- include "hookbridge.otelEnv" . | nindent 8 }}
+        {{- with include "hookbridge.otelEnv" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
