@@ -2,19 +2,23 @@
 //! processor (a thread of its own, a bounded queue: spans beyond it are dropped, never
 //! waited for) and the OTLP/HTTP protobuf exporter.
 //!
-//! The exporter posts through hyper on hookbridge's own Tokio runtime ([`OnRuntime`]),
-//! and TLS to the collector is native-tls, which is OpenSSL on Linux as for Kafka: no
-//! second runtime, no second TLS stack. What the environment says is [`Settings`]'s;
-//! what spans say is `span`'s.
+//! The exporter posts through hyper (HTTP/1.1) on hookbridge's own Tokio runtime
+//! ([`OnRuntime`]), and TLS to the collector is native-tls, which is OpenSSL on Linux as
+//! for Kafka: no second runtime, no second TLS stack, no HTTP/2. What the environment
+//! says is [`Settings`]'s; what spans say is `span`'s.
 
 use std::collections::HashMap;
 use std::fmt;
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_tls::HttpsConnector;
+use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use opentelemetry::KeyValue;
-use opentelemetry_http::hyper::HyperClient;
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
 use opentelemetry_otlp::{Compression, Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
@@ -54,7 +58,8 @@ impl Traces {
     pub fn start(settings: &Settings, runtime: tokio::runtime::Handle) -> Result<Traces, Error> {
         let client = OnRuntime {
             runtime,
-            client: HyperClient::new(connector(settings)?, export_timeout(settings), None),
+            client: Client::builder(TokioExecutor::new()).build(connector(settings)?),
+            timeout: export_timeout(settings),
         };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -151,28 +156,53 @@ fn resource(settings: &Settings) -> Resource {
         .build()
 }
 
-/// The hyper client, its requests run on hookbridge's runtime: the batch processor's
-/// thread only waits for them.
+/// The largest collector answer read (an OTLP answer is a few bytes, or a short error).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// An HTTP/1.1 client whose requests run on hookbridge's runtime: the batch
+/// processor's thread only waits for them.
 #[derive(Debug, Clone)]
 struct OnRuntime {
     runtime: tokio::runtime::Handle,
-    client: HyperClient<HttpsConnector<HttpConnector>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// For the whole exchange, the answer's body included.
+    timeout: Duration,
 }
 
 #[async_trait::async_trait]
 impl HttpClient for OnRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let client = self.client.clone();
-        let sent = self
-            .runtime
-            .spawn(async move { client.send_bytes(request).await });
+        let (client, timeout) = (self.client.clone(), self.timeout);
+        let sent = self.runtime.spawn(async move {
+            match tokio::time::timeout(timeout, exchange(&client, request)).await {
+                Ok(answer) => answer,
+                Err(_elapsed) => Err(HttpError::from("no answer from the OTLP collector in time")),
+            }
+        });
         sent.await.map_err(HttpError::from)?
     }
+}
+
+/// Posts `request` and reads the answer (at most [`MAX_ANSWER_BYTES`] of it).
+async fn exchange(
+    client: &Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    request: Request<Bytes>,
+) -> Result<Response<Bytes>, HttpError> {
+    let (head, body) = request.into_parts();
+    let answer = client
+        .request(Request::from_parts(head, Full::new(body)))
+        .await?;
+    let (head, body) = answer.into_parts();
+    let body = Limited::new(body, MAX_ANSWER_BYTES)
+        .collect()
+        .await?
+        .to_bytes();
+    Ok(Response::from_parts(head, body))
 }
 
 /// How long one export request may take: the exporter's timeout, within the batch
 /// processor's (`OTEL_BSP_EXPORT_TIMEOUT`, which the processor's thread does not apply
 /// itself).
-fn export_timeout(settings: &Settings) -> std::time::Duration {
+fn export_timeout(settings: &Settings) -> Duration {
     settings.timeout.min(settings.batch.export_timeout)
 }
