@@ -83,6 +83,7 @@ fn build(s: &Settings, content_type: &str, body: &[u8]) {
         content_type: Some(content_type),
         body: black_box(&body),
         received: UNIX_EPOCH + Duration::from_secs(1_764_000_000),
+        trace: None,
     };
     black_box(s.build(&incoming));
 }

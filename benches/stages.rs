@@ -227,6 +227,7 @@ fn main() {
         content_type: Some("application/json"),
         body: &body,
         received: SystemTime::now(),
+        trace: None,
     };
     let envelope = stage_envelope(&app, &incoming);
     measure("envelope", || stage_envelope(&app, &incoming));

@@ -237,6 +237,8 @@ pub struct State {
     dedup: Arc<Cache<Answer>>,
     /// How many `webhook refused` lines are written.
     pub refusal_log: LogBudget,
+    /// Starts each webhook's spans when traces are on.
+    pub tracer: Option<crate::trace::Tracer>,
 }
 
 impl State {
@@ -252,6 +254,7 @@ impl State {
             inflight,
             dedup,
             refusal_log: LogBudget::default(),
+            tracer: None,
         }
     }
 

@@ -80,6 +80,7 @@ pub mod route;
 pub mod sender;
 pub mod shutdown;
 pub mod spool;
+pub mod trace;
 
 use std::fmt;
 use std::future::Future;
@@ -118,12 +119,15 @@ impl Listeners {
 pub enum Error {
     /// The Kafka producer could not be created (e.g. an invalid `kafka.properties` value).
     Kafka(rdkafka::error::KafkaError),
+    /// Traces are on but their exporter could not be set up.
+    Traces(trace::Error),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Kafka(e) => write!(f, "cannot create the Kafka producer: {e}"),
+            Error::Traces(e) => e.fmt(f),
         }
     }
 }
@@ -139,15 +143,29 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    run_traced(listeners, config, None, shutdown).await
+}
+
+/// [`run`], with traces exported as `traces` says (off when `None`); the spans still
+/// queued are exported before it returns.
+pub async fn run_traced(
+    listeners: Listeners,
+    config: Config,
+    traces: Option<trace::Settings>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     let (listen, admin_addr) = listeners.addresses();
     let metrics = Arc::new(Metrics::new());
     let connect = kafka_connect(metrics.clone());
     let publisher = connect(&config).map_err(Error::Kafka)?;
+    let traces = start_traces(traces.as_ref())?;
     let origin = config.origin.clone();
     let running = reload::Running::of(&config);
     let app = App::new(config, publisher, &metrics);
     metrics.config_loaded();
-    let state = Arc::new(State::new(app, metrics));
+    let mut state = State::new(app, metrics);
+    state.tracer = traces.as_ref().map(trace::Traces::tracer);
+    let state = Arc::new(state);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -186,8 +204,27 @@ pub async fn run(
     }
 
     flush(&state).await;
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
     let _ = admin.await;
     Ok(())
+}
+
+/// The exporter `settings` ask for, if any, logged (the endpoint without credentials).
+fn start_traces(settings: Option<&trace::Settings>) -> Result<Option<trace::Traces>, Error> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let traces =
+        trace::Traces::start(settings, tokio::runtime::Handle::current()).map_err(Error::Traces)?;
+    tracing::info!(
+        endpoint = %settings.shown_endpoint(),
+        service = %settings.service_name,
+        sampler = ?settings.sampler,
+        "traces exported over OTLP/HTTP"
+    );
+    Ok(Some(traces))
 }
 
 /// How a config's Kafka producer is made: with the shared metrics, and a readiness

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         } => Secrets::Skip,
         _ => Secrets::Read,
     };
-    let config = match Config::load_with(&cli.config, env, secrets) {
+    let config = match Config::load_with(&cli.config, env.clone(), secrets) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{}: {errors}", cli.config.display());
@@ -135,7 +135,13 @@ fn main() -> ExitCode {
             print(&format!("{path}: ok ({n} credentials{unread})"));
             ExitCode::SUCCESS
         }
-        Command::Serve => serve(config),
+        Command::Serve => match hookbridge::trace::Settings::from_env(&|name| env(name)) {
+            Ok(traces) => serve(config, traces),
+            Err(problems) => {
+                eprintln!("error: {problems}");
+                ExitCode::from(EX_CONFIG)
+            }
+        },
         Command::Contract { out } => contract(&config, &out),
         Command::Redrive {
             dry_run,
@@ -154,7 +160,7 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, traces: Option<hookbridge::trace::Settings>) -> ExitCode {
     let bind = |addr| async move {
         tokio::net::TcpListener::bind(addr)
             .await
@@ -167,7 +173,8 @@ async fn serve(config: Config) -> ExitCode {
         return ExitCode::from(EX_UNAVAILABLE);
     };
     let listeners = hookbridge::Listeners { webhook, admin };
-    match hookbridge::run(listeners, config, hookbridge::shutdown::signal()).await {
+    let stop = hookbridge::shutdown::signal();
+    match hookbridge::run_traced(listeners, config, traces, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "hookbridge stopped");

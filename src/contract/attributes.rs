@@ -69,6 +69,19 @@ fn uuid(description: &str) -> Value {
     json!({"type": "string", "format": "uuid", "pattern": UUID, "description": description})
 }
 
+/// A W3C trace context `traceparent` (version 00), as hookbridge writes it.
+const TRACEPARENT: &str = "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$";
+
+/// The schema of the trace context's `traceparent` (attribute and Kafka header).
+pub fn traceparent() -> Value {
+    json!({"type": "string", "pattern": TRACEPARENT, "description": "W3C trace context of the span that produced the record (CloudEvents distributed-tracing extension), when hookbridge exports traces: a consumer's span continues the trace as a child of it. Absent when traces are off."})
+}
+
+/// The schema of the trace context's `tracestate` (attribute and Kafka header).
+pub fn tracestate() -> Value {
+    text("W3C trace context vendor state, when the trace has any (with traceparent).")
+}
+
 fn text(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -207,5 +220,7 @@ pub fn all(kind: Records) -> Vec<Attribute> {
                 "When hookbridge redrive republished this event from its dead letter; absent on records published on arrival.",
             ),
         ),
+        attribute("traceparent", Optional, Optional, traceparent()),
+        attribute("tracestate", Optional, Optional, tracestate()),
     ]
 }

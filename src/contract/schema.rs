@@ -98,11 +98,15 @@ pub fn structured_headers(captured: &[String]) -> Value {
     with_captured(vec![json!("content-type")], properties, captured)
 }
 
+/// The headers every record may have (the trace context, when traced), then the
+/// captured ones.
 fn with_captured(
     required: Vec<Value>,
     mut properties: Map<String, Value>,
     captured: &[String],
 ) -> Value {
+    properties.insert(crate::trace::TRACEPARENT.into(), attributes::traceparent());
+    properties.insert(crate::trace::TRACESTATE.into(), attributes::tracestate());
     for header in captured {
         properties.insert(
             header.clone(),

@@ -50,6 +50,8 @@ pub struct Attributes<'a> {
     pub dead_letter: Option<Reason>,
     /// `datacontenttype`: `application/json`, or as sent on dead letters.
     pub data_content_type: Option<&'a str>,
+    /// `traceparent` and `tracestate` (the distributed-tracing extension), when traced.
+    pub trace: Option<&'a crate::trace::Context>,
 }
 
 impl<'a> Attributes<'a> {
@@ -71,6 +73,7 @@ impl<'a> Attributes<'a> {
             original_content_type: None,
             dead_letter: None,
             data_content_type: Some("application/json"),
+            trace: incoming.trace,
         }
     }
 }
@@ -142,6 +145,12 @@ impl Attributes<'_> {
         }
         if let Some(reason) = self.dead_letter {
             f("deadletterreason", text(reason.as_str()));
+        }
+        if let Some(trace) = self.trace {
+            f("traceparent", text(&trace.traceparent));
+            if let Some(state) = &trace.tracestate {
+                f("tracestate", text(state));
+            }
         }
     }
 

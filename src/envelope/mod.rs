@@ -133,6 +133,8 @@ pub struct Incoming<'a> {
     pub body: &'a Body,
     /// When the request was received.
     pub received: SystemTime,
+    /// The trace context the record carries (`traceparent`, `tracestate`), when traced.
+    pub trace: Option<&'a crate::trace::Context>,
 }
 
 /// A Kafka record, minus its topic (which depends on the outcome).
@@ -173,6 +175,8 @@ struct Located<'s> {
 impl Settings {
     /// Builds the record for `incoming`: decode the body to JSON, locate the site in
     /// it, encode the event — or, where a step finds the body unusable, a dead letter.
+    /// A traced record also carries its trace context as Kafka headers, whatever the
+    /// mode (`traceparent`, and `tracestate` when there is vendor state).
     pub fn build(&self, incoming: &Incoming<'_>) -> Envelope {
         let attributes = Attributes::received(incoming);
         let mut storage = None;
@@ -180,10 +184,14 @@ impl Settings {
             .decode(incoming, &mut storage)
             .and_then(|json| self.within_limit(json))
             .and_then(|json| self.locate(incoming.event, json));
-        match located {
+        let mut envelope = match located {
             Ok(located) => self.encode(attributes, &located, incoming.body),
             Err(reason) => self.dead_letter(attributes, incoming, reason),
+        };
+        if let Some(trace) = incoming.trace {
+            envelope.headers.extend(trace.headers());
         }
+        envelope
     }
 
     /// `json`, unless converting made it larger than a record may hold.

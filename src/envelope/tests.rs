@@ -34,6 +34,7 @@ fn incoming(body: &[u8]) -> Incoming<'static> {
         content_type: Some("application/json"),
         body: leaked(body),
         received: UNIX_EPOCH + Duration::from_micros(1_764_069_000_123_456),
+        trace: None,
     }
 }
 
@@ -346,4 +347,50 @@ fn an_overlong_status_is_left_out() {
         let v: Value = serde_json::from_slice(&e.value).unwrap();
         assert_eq!(v.get("status").is_some(), kept, "{}", status.len());
     }
+}
+
+#[test]
+fn a_traced_record_carries_its_trace_context_in_both_modes() {
+    let trace = crate::trace::Context {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        tracestate: Some("vendor=value".into()),
+    };
+    let body = format!(r#"{{"site":"{SITE}"}}"#);
+    let traced = Incoming {
+        trace: Some(&trace),
+        ..incoming(body.as_bytes())
+    };
+    let header = |e: &Envelope, name: &str| {
+        let found = e.headers.iter().find(|(k, _)| k == name);
+        found.map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+    };
+    let structured = settings(Mode::Structured).build(&traced);
+    let v: Value = serde_json::from_slice(&structured.value).unwrap();
+    assert_eq!(v["traceparent"], trace.traceparent.as_str());
+    assert_eq!(v["tracestate"], "vendor=value");
+    let binary = settings(Mode::Binary).build(&traced);
+    assert_eq!(
+        header(&binary, "ce_traceparent").as_ref(),
+        Some(&trace.traceparent)
+    );
+    assert_eq!(
+        header(&binary, "ce_tracestate").as_deref(),
+        Some("vendor=value")
+    );
+    for e in [&structured, &binary] {
+        assert_eq!(header(e, "traceparent").as_ref(), Some(&trace.traceparent));
+        assert_eq!(header(e, "tracestate").as_deref(), Some("vendor=value"));
+    }
+    // Dead letters carry it too; an untraced record carries none of it.
+    let dead = settings(Mode::Structured).build(&Incoming {
+        trace: Some(&trace),
+        ..incoming(b"{}")
+    });
+    assert!(dead.dead_letter.is_some());
+    assert_eq!(
+        header(&dead, "traceparent").as_ref(),
+        Some(&trace.traceparent)
+    );
+    let plain = settings(Mode::Binary).build(&incoming(body.as_bytes()));
+    assert!(plain.headers.iter().all(|(k, _)| !k.contains("trace")));
 }

@@ -20,6 +20,7 @@ use super::pipeline::Webhook;
 use super::reject::{Reject, json_response};
 use crate::app::Answer;
 use crate::envelope::Reason;
+use crate::trace;
 
 /// Set on the answer to a copy of an event answered before (or in flight): the body is
 /// the first copy's, and no second record was written.
@@ -45,12 +46,15 @@ struct DeadLettered<'a> {
 
 impl Webhook<'_> {
     /// The HTTP answer to `result`, counted and logged.
-    pub(super) fn answer(self, result: Result<Answer, Reject>) -> Response<Full<Bytes>> {
+    pub(super) fn answer(mut self, result: Result<Answer, Reject>) -> Response<Full<Bytes>> {
         let response = match &result {
             Ok(answer) => response(answer),
             Err(reject) => reject.response(),
         };
         let status = response.status();
+        if let Some(span) = self.span.take() {
+            span.end(&self.outcome(status, &result));
+        }
         let elapsed = self.started.elapsed();
         let series = self.app.event_series(self.event);
         match status {
@@ -71,6 +75,19 @@ impl Webhook<'_> {
             Err(reject) => self.log_refused(status, duration_ms, reject),
         }
         response
+    }
+
+    /// What the server span says of the answer.
+    fn outcome(&self, status: StatusCode, result: &Result<Answer, Reject>) -> trace::Outcome<'_> {
+        let answer = result.as_ref().ok();
+        trace::Outcome {
+            status: status.as_u16(),
+            credential: self.credential.map(|c| c.name.as_str()),
+            id: answer.map(|a| a.id),
+            deduplicated: answer.is_some_and(|a| a.deduplicated),
+            dead_letter: answer.and_then(|a| a.dead_letter).map(Reason::as_str),
+            refusal: result.as_ref().err().map(Reject::reason),
+        }
     }
 
     fn log_published(&self, status: StatusCode, duration_ms: f64, a: &Answer) {

@@ -32,6 +32,7 @@ use crate::dedup::{Claim, EventKey, Owner, Seen};
 use crate::envelope::{Incoming, Reason};
 use crate::everbright::Event;
 use crate::publish::Record;
+use crate::trace;
 
 /// A request body the pipeline can read (hyper's `Incoming`, or a test body).
 pub trait RequestBody:
@@ -77,6 +78,8 @@ pub(super) struct Webhook<'a> {
     pub(super) credential: Option<&'a Credential>,
     /// The names of the request's headers, kept for a 401's log line (never values).
     pub(super) header_names: Option<Box<str>>,
+    /// The request's server span, when traces are on.
+    pub(super) span: Option<trace::Server>,
 }
 
 impl<'a> Webhook<'a> {
@@ -88,17 +91,32 @@ impl<'a> Webhook<'a> {
     ) -> Self {
         let path = request.uri().path();
         let event = app.router.route(path);
+        let client = admission::client(app, peer, request.headers());
+        let received = SystemTime::now();
+        let span = state.tracer.as_ref().map(|tracer| {
+            tracer.server(&trace::Request {
+                method: request.method(),
+                version: request.version(),
+                route: event.map(|_| path),
+                path: &super::answer::loggable_path(path),
+                headers: request.headers(),
+                peer,
+                client,
+                received,
+            })
+        });
         Webhook {
             state,
             app,
             event,
             method: request.method().clone(),
             unrouted: event.is_none().then(|| super::answer::loggable_path(path)),
-            client: admission::client(app, peer, request.headers()),
+            client,
             started: Instant::now(),
-            received: SystemTime::now(),
+            received,
             credential: None,
             header_names: None,
+            span,
         }
     }
 
@@ -141,7 +159,8 @@ impl<'a> Webhook<'a> {
         };
         // Only a new event spends the credential's rate; dropping the claim frees the key.
         admission::rate_limit(self.app, credential)?;
-        let (record, dead_letter) = self.record(event, credential, &parts, &body, key.id());
+        let (record, dead_letter, producer) =
+            self.record(event, credential, &parts, &body, key.id());
         let publication = Publication {
             state: self.state.clone(),
             app: self.app.clone(),
@@ -151,7 +170,14 @@ impl<'a> Webhook<'a> {
             credential: self.app.auth.position(credential),
             remember_until: self.remember_until(&authenticated),
         };
-        publication.publish(record, key.id(), dead_letter).await
+        let published = publication.publish(record, key.id(), dead_letter).await;
+        if let Some(producer) = producer {
+            match &published {
+                Ok(answer) => producer.acked(answer.delivery.partition, answer.delivery.offset),
+                Err(reject) => producer.failed(reject.reason()),
+            }
+        }
+        published
     }
 
     /// Verifies the request against the credentials; a refusal is counted by reason
@@ -225,7 +251,8 @@ impl<'a> Webhook<'a> {
     }
 
     /// The record: the envelope with the event's id, captured headers, and the event
-    /// or dead-letter topic.
+    /// or dead-letter topic; and its producer span, when traced, whose context the
+    /// record carries.
     fn record(
         &self,
         event: Event,
@@ -233,8 +260,12 @@ impl<'a> Webhook<'a> {
         parts: &Parts,
         body: &Body,
         id: Uuid,
-    ) -> (Record, Option<Reason>) {
+    ) -> (Record, Option<Reason>, Option<trace::Producer>) {
         let app = self.app;
+        let mut producer = self
+            .span
+            .as_ref()
+            .map(|span| span.producer(id, event.cloudevents_type()));
         let envelope = app.envelope.build(&Incoming {
             id,
             event,
@@ -247,6 +278,7 @@ impl<'a> Webhook<'a> {
                 .and_then(|v| v.to_str().ok()),
             body,
             received: self.received,
+            trace: producer.as_ref().map(trace::Producer::context),
         });
         let mut headers = envelope.headers;
         for name in &app.capture_headers {
@@ -256,6 +288,9 @@ impl<'a> Webhook<'a> {
         }
         let dead_letter = envelope.dead_letter;
         let topic = app.topic(credential.environment, event, dead_letter.is_some());
+        if let Some(producer) = &mut producer {
+            producer.sends(topic, envelope.key.as_deref(), envelope.value.len());
+        }
         let record = Record {
             topic: topic.clone(),
             key: envelope.key,
@@ -263,7 +298,7 @@ impl<'a> Webhook<'a> {
             headers,
             timestamp: self.received,
         };
-        (record, dead_letter)
+        (record, dead_letter, producer)
     }
 
     /// Until when the answer is remembered: the window, or as long as the request's

@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::envelope::{Envelope, Incoming, Mode, Reason, STRUCTURED_CONTENT_TYPE, Settings};
 use crate::everbright::{Environment, Event};
 use crate::publish::Record;
+use crate::trace;
 
 /// The attribute that marks a republished record: when it was redriven.
 pub const REDRIVEN: &str = "redriven";
@@ -48,6 +49,9 @@ pub struct Letter {
     pub body: Vec<u8>,
     /// Request headers captured onto the record (`payload.capture_headers`).
     pub captured: Vec<(String, Vec<u8>)>,
+    /// The trace context of the webhook's record, when it was traced: the republished
+    /// record carries it again.
+    pub trace: Option<trace::Context>,
 }
 
 /// Why a record on a dead-letter topic is not a dead letter hookbridge can redrive.
@@ -104,11 +108,19 @@ impl Letter {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         };
+        let carried = |k: &str| {
+            ["content-type", trace::TRACEPARENT, trace::TRACESTATE]
+                .iter()
+                .any(|name| k.eq_ignore_ascii_case(name))
+        };
         let captured = headers
             .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type") && !k.starts_with("ce_"))
+            .filter(|(k, _)| !carried(k) && !k.starts_with("ce_"))
             .cloned()
             .collect();
+        let trace = header(trace::TRACEPARENT).and_then(|parent| {
+            trace::Context::parse(&parent, header(trace::TRACESTATE).as_deref())
+        });
         let structured = header("content-type").is_some_and(|ct| {
             ct.starts_with(STRUCTURED_CONTENT_TYPE.split(';').next().unwrap_or(""))
         });
@@ -136,7 +148,8 @@ impl Letter {
         } else {
             return Err(Unreadable::NotCloudEvent);
         };
-        fields.into_letter(captured)
+        let letter = fields.into_letter(captured)?;
+        Ok(Letter { trace, ..letter })
     }
 
     /// The webhook as the envelope sees it, with its body as `body`.
@@ -150,6 +163,7 @@ impl Letter {
             content_type: self.content_type.as_deref(),
             body,
             received: self.received,
+            trace: self.trace.as_ref(),
         }
     }
 
@@ -261,6 +275,7 @@ impl Fields {
             reason,
             body: self.body,
             captured,
+            trace: None,
         })
     }
 }

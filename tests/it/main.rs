@@ -29,3 +29,4 @@ mod shutdown;
 mod signed;
 mod spool;
 mod topic_limits;
+mod traces;

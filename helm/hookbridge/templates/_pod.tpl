@@ -47,6 +47,9 @@ spec:
           value: {{ .Values.logFormat | quote }}
         - name: RUST_LOG
           value: {{ .Values.logLevel | quote }}
+        {{- with include "hookbridge.otelEnv" . }}
+        {{- trim . | nindent 8 }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

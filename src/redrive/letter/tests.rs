@@ -26,6 +26,14 @@ fn now() -> SystemTime {
 
 /// The dead letter hookbridge wrote for `body()` under `config`, as a consumer reads it.
 fn dead_letter(config: &Config) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    traced_dead_letter(config, None)
+}
+
+/// The same, written with the trace context `trace`.
+fn traced_dead_letter(
+    config: &Config,
+    trace: Option<&crate::trace::Context>,
+) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     let body = crate::body::Body::new(body().into());
     let incoming = Incoming {
         id: Uuid::from_u128(0x1234),
@@ -36,6 +44,7 @@ fn dead_letter(config: &Config) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
         content_type: Some("application/json"),
         body: &body,
         received: received(),
+        trace,
     };
     let envelope = config.envelope_settings().build(&incoming);
     assert_eq!(envelope.dead_letter, Some(Reason::MissingSite));
@@ -60,6 +69,7 @@ fn expected() -> Letter {
         reason: Reason::MissingSite,
         body: body(),
         captured: vec![("x-tenant".into(), b"west".to_vec())],
+        trace: None,
     }
 }
 
@@ -208,4 +218,39 @@ fn a_value_written_otherwise_is_still_marked() {
         usual,
         br#"{"id":"x","redriven":"T","data":{"data":1}}"#.to_vec()
     );
+}
+
+#[test]
+fn a_traced_dead_letter_is_republished_with_its_trace_context() {
+    let trace = crate::trace::Context {
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+        tracestate: None,
+    };
+    let fixed = "\"milestone-status-change\" = [\"/job/site\"]";
+    for mode in ["structured", "binary"] {
+        let (value, headers) = traced_dead_letter(&config(mode, ""), Some(&trace));
+        let letter = Letter::read(&value, &headers).unwrap();
+        assert_eq!(letter.trace.as_ref(), Some(&trace), "{mode}");
+        assert_eq!(
+            letter.captured,
+            expected().captured,
+            "{mode}: not a captured header"
+        );
+        let fixed = config(mode, fixed);
+        let Verdict::Republish(record) = letter.retry(&fixed, &fixed.envelope_settings(), now())
+        else {
+            panic!("still failing");
+        };
+        let parents: Vec<&[u8]> = record
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "traceparent")
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        assert_eq!(
+            parents,
+            [trace.traceparent.as_bytes()],
+            "{mode}: one header"
+        );
+    }
 }
