@@ -12,6 +12,7 @@ import io
 import re
 import sys
 import tarfile
+import tomllib
 
 import yaml
 
@@ -173,10 +174,64 @@ def check_keda(p, docs):
     p.expect(not kinds(docs, "HorizontalPodAutoscaler"), "no HPA with autoscaling.external")
     p.expect("replicas" not in one(docs, "Deployment")["spec"], "no replicas with autoscaling.external")
     so = one(docs, "ScaledObject")
-    p.expect(so["spec"]["scaleTargetRef"]["name"] == "hookbridge", "ScaledObject targets the Deployment")
+    p.expect(so["spec"]["scaleTargetRef"] == {"kind": "Deployment", "name": "hookbridge"}, "ScaledObject targets the Deployment")
     trigger = so["spec"]["triggers"][0]
     p.expect(trigger["type"] == "prometheus" and "hookbridge_inflight_requests" in trigger["metadata"]["query"],
              "ScaledObject scales on hookbridge_inflight_requests")
+
+
+def check_persistence(p, docs):
+    """ci/persistence-values.yaml: a StatefulSet with a spool volume per pod instead of the Deployment."""
+    p.expect(not kinds(docs, "Deployment"), "no Deployment with persistence")
+    sts = one(docs, "StatefulSet")
+    spec, pod = sts["spec"], sts["spec"]["template"]
+    selector = spec["selector"]["matchLabels"]
+    headless = one(docs, "Service", spec["serviceName"])["spec"]
+    p.expect(headless.get("clusterIP") == "None" and headless["selector"] == selector, "a headless Service governs the StatefulSet")
+    p.expect(spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"},
+             "claims are retained on delete and scale-down")
+    p.expect(spec["podManagementPolicy"] == "Parallel" and "replicas" not in spec, "Parallel pods, replicas left to the HPA")
+    claims = spec["volumeClaimTemplates"]
+    p.expect(len(claims) == 1 and claims[0]["metadata"]["name"] == "spool", f"one claim template, spool: {claims}")
+    claim = claims[0]
+    p.expect(claim["spec"]["resources"]["requests"]["storage"] == "20Gi" and claim["spec"]["storageClassName"] == "fast-ssd"
+             and claim["spec"]["accessModes"] == ["ReadWriteOnce"], f"claim size, class, access: {claim['spec']}")
+    p.expect(claim["metadata"]["annotations"] == {"backup.example.com/exclude": "true"}
+             and claim["metadata"]["labels"].get("example.com/data") == "spool", "claim annotations and labels")
+    container = pod["spec"]["containers"][0]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    p.expect(mounts.get("spool", {}).get("mountPath") == "/var/lib/hookbridge" and not mounts["spool"].get("readOnly"),
+             "the spool volume is mounted writable")
+    security = pod["spec"]["securityContext"]
+    p.expect(security.get("fsGroup") == 65532 and security.get("fsGroupChangePolicy") == "OnRootMismatch",
+             f"fsGroup lets the non-root user write the volume: {security}")
+    p.expect(pod["spec"]["terminationGracePeriodSeconds"] == 120, "persistence.terminationGracePeriodSeconds")
+    p.expect(all("matchLabelKeys" not in c for c in pod["spec"]["topologySpreadConstraints"]),
+             "no pod-template-hash matchLabelKeys (StatefulSet pods have none)")
+
+    config = one(docs, "ConfigMap", "hookbridge")["data"]["hookbridge.toml"]
+    spool = tomllib.loads(config).get("spool")
+    p.expect(spool == {"dir": "/var/lib/hookbridge/spool", "max_bytes": int(20 * 2**30 * 0.85)},
+             f"[spool] on the volume, max_bytes 85 % of 20Gi: {spool}")
+
+    hpa = one(docs, "HorizontalPodAutoscaler")["spec"]
+    p.expect(hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"]},
+             f"the HPA targets the StatefulSet: {hpa['scaleTargetRef']}")
+    p.expect(hpa["minReplicas"] == 3, "autoscaling.minReplicas")
+    labels = pod["metadata"]["labels"]
+    pdb = one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"]
+    policy = one(docs, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
+    p.expect(pdb.items() <= labels.items() and policy.items() <= labels.items(), "the PDB and NetworkPolicy select the pods")
+
+    with open("deploy/prometheus/hookbridge-rules.yaml", encoding="utf-8") as f:
+        groups = yaml.safe_load(f)["spec"]["groups"]
+    with open("deploy/prometheus/hookbridge-spool-rules.yaml", encoding="utf-8") as f:
+        groups += yaml.safe_load(f)["spec"]["groups"]
+    p.expect(one(docs, "PrometheusRule")["spec"]["groups"] == groups, "the PrometheusRule carries the main and the spool alerts")
+    with open("deploy/grafana/hookbridge-spool-dashboard.json", encoding="utf-8") as f:
+        dashboard = f.read()
+    rendered = one(docs, "ConfigMap", "hookbridge-spool-dashboard")["data"]["hookbridge-spool-dashboard.json"]
+    p.expect(rendered.strip() == dashboard.strip(), "the spool dashboard's ConfigMap carries deploy/grafana's")
 
 
 def check_strimzi(p, v1, v1beta2):
@@ -198,6 +253,9 @@ def check_default(p, docs):
     p.expect(set(labels) == {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version"}, "pod labels")
     svc = one(docs, "Service", "hookbridge")["spec"]
     p.expect(svc["type"] == "ClusterIP" and "externalTrafficPolicy" not in svc, "ClusterIP Service")
+    p.expect(not kinds(docs, "StatefulSet") and len(kinds(docs, "Service")) == 2, "no StatefulSet nor headless Service by default")
+    config = one(docs, "ConfigMap", "hookbridge")["data"]["hookbridge.toml"]
+    p.expect("spool" not in tomllib.loads(config), "no [spool] by default")
 
 
 def features(args):
@@ -206,6 +264,7 @@ def features(args):
     check_default(p, load(f"{d}/helm-default.yaml"))
     check_full(p, load(f"{d}/helm-full.yaml"))
     check_keda(p, load(f"{d}/helm-keda.yaml"))
+    check_persistence(p, load(f"{d}/helm-persistence.yaml"))
     check_strimzi(p, load(f"{d}/helm-production.yaml"), load(f"{d}/helm-production-v1beta2.yaml"))
     p.finish("chart options render what they promise")
 

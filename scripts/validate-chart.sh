@@ -12,6 +12,7 @@ CRD_API_VERSIONS=(--api-versions monitoring.coreos.com/v1 --api-versions kafka.s
 check_helm_lint() {
   helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" "${CREDENTIALS[@]}"
   helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$CHART/ci/full-values.yaml"
+  helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$CHART/ci/persistence-values.yaml"
   helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$CHART/examples/production-values.yaml"
   helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$CHART/examples/production-values.yaml" \
     -f "$CHART/examples/keda-values.yaml"
@@ -27,6 +28,8 @@ check_helm_template() {
     "${CRD_API_VERSIONS[@]}"
   helm_template "$WORK/helm-keda.yaml" -f "$CHART/examples/production-values.yaml" \
     -f "$CHART/examples/keda-values.yaml" "${CRD_API_VERSIONS[@]}"
+  # The persistence mode: a StatefulSet with a spool volume per pod, the spool's alerts and dashboard.
+  helm_template "$WORK/helm-persistence.yaml" -f "$CHART/ci/persistence-values.yaml" "${CRD_API_VERSIONS[@]}"
   # The commands of docs/kubernetes.md (step 4, and its Amazon MSK variant).
   local prod=(-f "$CHART/examples/production-values.yaml" "${CRD_API_VERSIONS[@]}"
     --set 'ingress.hosts={hooks.example.com}'
@@ -44,7 +47,7 @@ check_helm_template() {
   helm_template "$WORK/helm-monitoring.yaml" "${CREDENTIALS[@]}" --set metrics.grafanaDashboard.enabled=true \
     --api-versions monitoring.coreos.com/v1
   local f
-  for f in default full production keda monitoring; do
+  for f in default full production keda persistence monitoring; do
     printf '    helm-%s.yaml: %s objects\n' "$f" "$(grep -c '^kind:' "$WORK/helm-$f.yaml")"
   done
   if grep -q 'kind: ServiceMonitor' "$WORK/helm-default.yaml"; then
@@ -71,6 +74,9 @@ check_chart_features() {
   expect_notes "$notes" 'https://hooks.example.com/everbright/<event>'
   notes="$(render_notes --set credentialsSecret.generate=true)"
   expect_notes "$notes" 'Argo CD, Flux or `helm template`'
+  expect_notes "$notes" 'rollout status deployment/hookbridge'
+  notes="$(render_notes -f "$CHART/ci/persistence-values.yaml")"
+  expect_notes "$notes" 'rollout status statefulset/hookbridge'
 }
 
 # render_notes [helm template args...]: the chart's NOTES.txt as `helm install` prints it
@@ -164,6 +170,27 @@ check_helm_rejects() {
     "${creds[@]}" --set autoscaling.external=true
   expect_render_failure "an HPA without a metric" "autoscaling.enabled needs a metric" "${creds[@]}" \
     --set autoscaling.targetCPUUtilizationPercentage=null
+  # Issue 18: persistence that would lose, strand or overfill a spool.
+  local persist=("${creds[@]}" --set persistence.enabled=true)
+  expect_render_failure "a volume size that is not a quantity" "persistence.size" "${persist[@]}" \
+    --set persistence.size=lots
+  expect_render_failure "a spool larger than its volume" \
+    "persistence.maxBytes (20000000000) exceeds persistence.size (10Gi = 10737418240 bytes)" "${persist[@]}" \
+    --set persistence.size=10Gi --set persistence.maxBytes=20000000000
+  expect_render_failure "a volume too small for two segments" "below its minimum of 33554432" "${persist[@]}" \
+    --set persistence.size=30Mi
+  expect_render_failure "a single pod with persistence" "persistence.enabled needs at least 2 pods (replicaCount is 1)" \
+    "${persist[@]}" --set autoscaling.enabled=false --set replicaCount=1
+  expect_render_failure "an HPA that may go down to one pod with persistence" \
+    "persistence.enabled needs at least 2 pods (autoscaling.minReplicas is 1)" "${persist[@]}" \
+    --set autoscaling.minReplicas=1
+  expect_render_failure "claims deleted on scale-down" "whenScaled=Delete would delete a scaled-down pod's spool" \
+    "${persist[@]}" --set persistence.persistentVolumeClaimRetentionPolicy.whenScaled=Delete
+  expect_render_failure "a volume the non-root user cannot write" "persistence.enabled needs podSecurityContext.fsGroup" \
+    "${persist[@]}" --set podSecurityContext.fsGroup=null
+  expect_render_failure "a grace period without time to drain the spool" \
+    "persistence.terminationGracePeriodSeconds (45) must be at least" "${persist[@]}" \
+    --set persistence.terminationGracePeriodSeconds=45
 }
 
 check_chart_readme() {

@@ -103,15 +103,96 @@ A Go-style duration as hookbridge writes them ("20s", "1m30s", "500ms") → whol
 
 {{/*
 Fails the render when the pod could be killed before hookbridge finished: after SIGTERM it
-drains for up to shutdown_grace, then flushes the producer for up to ack_timeout.
+drains for up to shutdown_grace, then flushes the producer for up to ack_timeout. With
+persistence, the grace period (persistence.terminationGracePeriodSeconds) also leaves at least
+30 s to drain the spool to Kafka.
 */}}
 {{- define "hookbridge.checkGracePeriod" -}}
 {{- $grace := include "hookbridge.durationSeconds" (.Values.config.server.shutdown_grace | default "20s") | int }}
 {{- $flush := include "hookbridge.durationSeconds" (.Values.config.kafka.ack_timeout | default "5s") | int }}
 {{- $needed := add (int .Values.preStopSleepSeconds) $grace $flush }}
-{{- if le (int .Values.terminationGracePeriodSeconds) $needed }}
+{{- if .Values.persistence.enabled }}
+{{- $period := int .Values.persistence.terminationGracePeriodSeconds }}
+{{- if lt $period (add $needed 30) }}
+{{- fail (printf "persistence.terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds + config.server.shutdown_grace + config.kafka.ack_timeout (%d s) + 30 s to drain the spool to Kafka: %d s" $period $needed (add $needed 30)) }}
+{{- end }}
+{{- else if le (int .Values.terminationGracePeriodSeconds) $needed }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + config.server.shutdown_grace + config.kafka.ack_timeout (the Kafka flush): %d s" (int .Values.terminationGracePeriodSeconds) $needed) }}
 {{- end }}
+{{- end }}
+
+{{/* The pods' grace period: persistence.terminationGracePeriodSeconds in persistence mode. */}}
+{{- define "hookbridge.terminationGracePeriodSeconds" -}}
+{{- ternary .Values.persistence.terminationGracePeriodSeconds .Values.terminationGracePeriodSeconds .Values.persistence.enabled | int }}
+{{- end }}
+
+{{/* The workload's kind: a StatefulSet (a volume per pod) with persistence, else a Deployment. */}}
+{{- define "hookbridge.workloadKind" -}}
+{{- ternary "StatefulSet" "Deployment" .Values.persistence.enabled }}
+{{- end }}
+
+{{/* A Kubernetes quantity ("10Gi", "500M", "1.5Ti") → bytes, rounded down. */}}
+{{- define "hookbridge.quantityBytes" -}}
+{{- $q := toString . }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" $q) }}
+{{- fail (printf "%q is not a Kubernetes quantity of bytes such as 10Gi or 500M" $q) }}
+{{- end }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $units := dict "" 1.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18
+      "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 }}
+{{- mulf (float64 $number) (get $units (trimPrefix $number $q)) | floor | int64 }}
+{{- end }}
+
+{{/*
+spool.max_bytes: persistence.maxBytes, or 85 % of persistence.size (room for the filesystem's
+own reserve, journal and inode tables). Fails when it exceeds the volume or is below the spool's
+minimum of two 16 MiB segments.
+*/}}
+{{- define "hookbridge.spoolMaxBytes" -}}
+{{- $p := .Values.persistence }}
+{{- $size := include "hookbridge.quantityBytes" $p.size | int64 }}
+{{- $max := int64 0 }}
+{{- if kindIs "invalid" $p.maxBytes }}
+{{- $max = mulf $size 0.85 | floor | int64 }}
+{{- else }}
+{{- $max = int64 $p.maxBytes }}
+{{- if gt $max $size }}
+{{- fail (printf "persistence.maxBytes (%d) exceeds persistence.size (%s = %d bytes): the spool would fill the volume and fail its writes instead of answering 503" $max $p.size $size) }}
+{{- end }}
+{{- end }}
+{{- if lt $max 33554432 }}
+{{- fail (printf "persistence.size %s gives the spool %d bytes, below its minimum of 33554432 (two 16 MiB segments): raise persistence.size" $p.size $max) }}
+{{- end }}
+{{- $max }}
+{{- end }}
+
+{{/* The checks of the workload, Deployment or StatefulSet. */}}
+{{- define "hookbridge.checkWorkload" -}}
+{{- include "hookbridge.checkGracePeriod" . }}
+{{- $as := .Values.autoscaling }}
+{{- if and $as.enabled $as.external }}
+{{- fail "autoscaling.enabled and autoscaling.external exclude each other: the chart's HPA and an external scaler (KEDA) would fight over the replica count" }}
+{{- end }}
+{{- if .Values.persistence.enabled }}
+{{- include "hookbridge.checkPersistence" . }}
+{{- end }}
+{{- end }}
+
+{{/* Fails the render on persistence settings that would lose or strand spooled records. */}}
+{{- define "hookbridge.checkPersistence" -}}
+{{- $p := .Values.persistence }}
+{{- $as := .Values.autoscaling }}
+{{- $pods := ternary (int $as.minReplicas) (int .Values.replicaCount) $as.enabled }}
+{{- if and (not $as.external) (lt $pods 2) }}
+{{- fail (printf "persistence.enabled needs at least 2 pods (%s is %d): a StatefulSet replaces its pods one at a time without a surge, so a single pod takes no webhook while it restarts" (ternary "autoscaling.minReplicas" "replicaCount" $as.enabled) $pods) }}
+{{- end }}
+{{- if eq $p.persistentVolumeClaimRetentionPolicy.whenScaled "Delete" }}
+{{- fail "persistence.persistentVolumeClaimRetentionPolicy.whenScaled=Delete would delete a scaled-down pod's spool before Kafka acknowledged its records; keep Retain and delete drained claims yourself (docs/kubernetes.md#scaling-down-with-a-spool)" }}
+{{- end }}
+{{- if not .Values.podSecurityContext.fsGroup }}
+{{- fail "persistence.enabled needs podSecurityContext.fsGroup: hookbridge runs as a non-root user and writes the volume through that group" }}
+{{- end }}
+{{- $_ := include "hookbridge.spoolMaxBytes" . }}
 {{- end }}
 
 {{/*

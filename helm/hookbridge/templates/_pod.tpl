@@ -1,11 +1,12 @@
 {{/*
-The pod template of hookbridge's workload. The Deployment renders it; a later StatefulSet mode
-would render the same one (with its volumeClaimTemplates beside it).
+The pod template of hookbridge's workload, rendered by the Deployment, or by the StatefulSet with
+persistence.enabled (which adds the volume `spool` from its volumeClaimTemplates).
 */}}
 {{- define "hookbridge.podTemplate" -}}
 {{- $security := include "hookbridge.kafkaSecurity" . | fromJson }}
 {{- $sasl := $security.sasl }}
 {{- $tls := $security.tls }}
+{{- $persist := .Values.persistence.enabled }}
 metadata:
   labels:
     {{- include "hookbridge.podLabels" . | nindent 4 }}
@@ -28,8 +29,11 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   securityContext:
-    {{- toYaml .Values.podSecurityContext | nindent 4 }}
-  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+    {{- /* With a volume: chown it to fsGroup only when its root does not match yet (a full spool holds many files). */}}
+    {{- $podSecurity := .Values.podSecurityContext }}
+    {{- if $persist }}{{ $podSecurity = merge (deepCopy $podSecurity) (dict "fsGroupChangePolicy" "OnRootMismatch") }}{{ end }}
+    {{- toYaml $podSecurity | nindent 4 }}
+  terminationGracePeriodSeconds: {{ include "hookbridge.terminationGracePeriodSeconds" . }}
   {{- with .Values.initContainers }}
   initContainers:
     {{- toYaml . | nindent 4 }}
@@ -126,6 +130,10 @@ spec:
         {{- end }}
         - name: tmp
           mountPath: /tmp
+        {{- if $persist }}
+        - name: spool
+          mountPath: {{ .Values.persistence.mountPath }}
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -186,7 +194,8 @@ spec:
     {{- if not (hasKey $c "labelSelector") }}
     {{- $_ := set $c "labelSelector" (dict "matchLabels" (include "hookbridge.selectorLabels" $ | fromYaml)) }}
     {{- end }}
-    {{- if not (hasKey $c "matchLabelKeys") }}
+    {{- /* A StatefulSet's pods have no pod-template-hash label. */}}
+    {{- if not (or (hasKey $c "matchLabelKeys") $persist) }}
     {{- $_ := set $c "matchLabelKeys" (list "pod-template-hash") }}
     {{- end }}
     {{- toYaml (list $c) | nindent 4 }}

@@ -175,6 +175,13 @@ admin_listen = {{ printf "0.0.0.0:%d" (int .Values.ports.admin) | toJson }}
 [dedup]
 {{- include "hookbridge.toml.scalars" . }}
 {{- end }}
+{{- if .Values.persistence.enabled }}
+
+# persistence.enabled: the spool on the pod's own volume (docs/reference.md#spool).
+[spool]
+dir = {{ printf "%s/spool" .Values.persistence.mountPath | toJson }}
+max_bytes = {{ include "hookbridge.spoolMaxBytes" . }}
+{{- end }}
 {{- range .Values.credentials }}
 {{- $cred := . }}
 
