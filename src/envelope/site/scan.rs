@@ -2,7 +2,8 @@
 //!
 //! This is the envelope's only full reading of a payload, so it is written by hand for
 //! the shape webhooks have (mostly strings): string contents are skipped eight bytes
-//! at a time, and nothing is decoded, allocated or built except the list of members.
+//! at a time (by [`plain_end`], which JSON escaping uses to find what to escape), and
+//! nothing is decoded, allocated or built except the list of members.
 //! It accepts exactly what `serde_json` accepts when it skips a value (RFC 8259: no
 //! trailing commas, no comments, no leading zeros; inside strings, only the escapes
 //! JSON defines, any `\uXXXX` among them, and no raw control characters), at any depth,
@@ -15,6 +16,8 @@
 use std::borrow::Cow;
 
 use serde::de::Error as _;
+
+use crate::json_text::plain_end;
 
 /// A member of an object: its key (decoded) and its value's JSON text.
 pub type Member<'a> = (Cow<'a, str>, &'a str);
@@ -48,41 +51,6 @@ pub fn element(text: &str, index: usize) -> Option<&str> {
         scan.pos += 1;
         i += 1;
     }
-}
-
-/// The bytes that end an unescaped run inside a string: `"`, `\` and the control
-/// characters.
-fn ends_run(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// The position of the first byte ending a run at or after `pos` (or the end).
-fn run_end(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(word) = bytes.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
-        if let Some(at) = run_end_in(u64::from_le_bytes(*word)) {
-            return pos + at;
-        }
-        pos += 8;
-    }
-    while bytes.get(pos).is_some_and(|&b| !ends_run(b)) {
-        pos += 1;
-    }
-    pos
-}
-
-/// Where the first byte ending a run is in `word` (eight bytes, little-endian), if any.
-fn run_end_in(word: u64) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    // A byte below 0x20, or equal to `"` or `\` (zero after the XOR), comes out of
-    // its subtraction with its high bit set; `!word` keeps that only for bytes below
-    // 0x80, as all three are. A borrow only runs upwards from a real hit, so the
-    // lowest flagged byte is exact.
-    let control = word.wrapping_sub(ONES * 0x20);
-    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
-    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-    let hits = (control | quote | backslash) & !word & HIGHS;
-    (hits != 0).then(|| hits.trailing_zeros() as usize / 8)
 }
 
 /// Whether a nesting level is an array or an object.
@@ -327,7 +295,7 @@ impl<'a> Scanner<'a> {
     #[inline]
     fn string(&mut self) -> Result<bool, serde_json::Error> {
         // Most strings are one run, found without leaving this (inlined) function.
-        let end = run_end(self.bytes, self.pos);
+        let end = plain_end(self.bytes, self.pos);
         if self.bytes.get(end) == Some(&b'"') {
             self.pos = end + 1;
             return Ok(false);
@@ -354,7 +322,7 @@ impl<'a> Scanner<'a> {
                 Some(_) => return Err(self.error("control character in a string")),
                 None => return Err(self.error("unterminated string")),
             }
-            self.pos = run_end(self.bytes, self.pos);
+            self.pos = plain_end(self.bytes, self.pos);
         }
     }
 
