@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 pub use cloudevents::{Attributes, Data, STRUCTURED_CONTENT_TYPE};
 pub use format::Format;
+use site::JSON_WHITESPACE;
 pub use site::{Document, Found, Pointer, PointerError, SitePointers};
 
 use crate::body::Body;
@@ -364,8 +365,6 @@ fn converted_json<'s>(
         borrowed: false,
     })
 }
-
-const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 fn structured_content_type() -> (Cow<'static, str>, Vec<u8>) {
     (

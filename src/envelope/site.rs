@@ -1,18 +1,22 @@
 //! Finding the site UUID (and the quote UUID) in a JSON payload.
 //!
-//! The payload is validated once while its top-level members are indexed as raw
-//! slices; a JSON pointer then only re-reads the (small) member it descends into, so
-//! no tree of the whole document is built. Where a key appears twice, the last one
-//! counts, as in most JSON parsers downstream.
+//! The payload is validated once while its top-level members are indexed as slices of
+//! its text ([`scan`], by hand: this is the one full reading of every body); a JSON
+//! pointer then only re-reads the (small) member it descends into, so no tree of the
+//! whole document is built. Where a key appears twice, the last one counts, as in most
+//! JSON parsers downstream.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use uuid::Uuid;
 
+use scan::Member;
+
 use crate::everbright::Event;
+
+mod scan;
 
 /// A parsed JSON pointer (RFC 6901), e.g. `/site/uuid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +130,7 @@ impl SitePointers {
 /// A validated JSON document with its top-level members indexed.
 pub struct Document<'a> {
     /// The top-level members when the document is an object.
-    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    members: Vec<Member<'a>>,
 }
 
 /// The outcome of looking for a UUID.
@@ -143,21 +147,23 @@ pub enum Found {
 impl<'a> Document<'a> {
     /// Validates `json` (the whole text must be one JSON value) and indexes it.
     pub fn parse(json: &'a str) -> Result<Document<'a>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_str(json);
-        let members = de.deserialize_any(TopLevel)?;
-        de.end()?;
+        let members = match json.trim_start_matches(JSON_WHITESPACE).as_bytes().first() {
+            Some(b'{') => scan::object(json)?,
+            // Not an object, so without members (and without a site): only validated.
+            _ => {
+                let mut de = serde_json::Deserializer::from_str(json);
+                de.deserialize_any(NotAnObject)?;
+                de.end()?;
+                Vec::new()
+            }
+        };
         Ok(Document { members })
     }
 
-    /// Follows `pointer`; `None` when it leads nowhere.
-    pub fn get(&self, pointer: &Pointer) -> Option<&'a RawValue> {
+    /// Follows `pointer` to the JSON text of a value; `None` when it leads nowhere.
+    pub fn get(&self, pointer: &Pointer) -> Option<&'a str> {
         let (first, rest) = pointer.segments.split_first()?;
-        let mut value = self
-            .members
-            .iter()
-            .rev()
-            .find(|(k, _)| k == first)
-            .map(|(_, v)| *v)?;
+        let mut value = last_member(&self.members, first)?;
         for segment in rest {
             value = child(value, segment)?;
         }
@@ -166,8 +172,7 @@ impl<'a> Document<'a> {
 
     /// The string at `pointer`, unescaped.
     pub fn string(&self, pointer: &Pointer) -> Option<Cow<'a, str>> {
-        let raw = self.get(pointer)?;
-        serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+        string(self.get(pointer)?)
     }
 
     /// The first string among `pointers`, judged as a UUID. A pointer leading to a
@@ -178,7 +183,10 @@ impl<'a> Document<'a> {
         for p in pointers {
             if let Some(text) = self.string(p) {
                 match Uuid::try_parse(&text) {
-                    Ok(u) if !u.is_nil() => return Found::Uuid(u.hyphenated().to_string()),
+                    Ok(u) if !u.is_nil() => {
+                        let mut buffer = Uuid::encode_buffer();
+                        return Found::Uuid(u.hyphenated().encode_lower(&mut buffer).to_owned());
+                    }
                     _ => found = Found::Invalid,
                 }
             }
@@ -188,114 +196,80 @@ impl<'a> Document<'a> {
 
     /// The top-level `status`, when it is a string.
     pub fn status(&self) -> Option<Cow<'a, str>> {
-        let raw = self.members.iter().rev().find(|(k, _)| k == "status")?.1;
-        serde_json::from_str::<Cow<'a, str>>(raw.get()).ok()
+        string(last_member(&self.members, "status")?)
     }
 }
 
+/// The four bytes JSON allows around and between its tokens.
+pub(super) const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// The value of the last member named `key` (where a key appears twice, the last one
+/// counts).
+fn last_member<'a>(members: &[Member<'a>], key: &str) -> Option<&'a str> {
+    members
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| *v)
+}
+
 /// The member `segment` of an object, or the element at index `segment` of an array.
-fn child<'a>(value: &'a RawValue, segment: &str) -> Option<&'a RawValue> {
-    let text = value.get();
-    match text.as_bytes().first()? {
-        b'{' => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            let members = de.deserialize_map(Members).ok()?;
-            members
-                .into_iter()
-                .rev()
-                .find(|(k, _)| k == segment)
-                .map(|(_, v)| v)
-        }
+fn child<'a>(value: &'a str, segment: &str) -> Option<&'a str> {
+    match value.as_bytes().first()? {
+        b'{' => last_member(&scan::object(value).ok()?, segment),
         b'[' => {
             let index: usize = segment
                 .parse()
                 .ok()
                 .filter(|_| segment == "0" || !segment.starts_with('0'))?;
-            let items: Vec<&'a RawValue> = serde_json::from_str(text).ok()?;
-            items.get(index).copied()
+            scan::element(value, index)
         }
         _ => None,
     }
 }
 
-/// Visits a top-level value: an object's members are kept, anything else is only
-/// validated.
-struct TopLevel;
+/// The JSON text `value` as a string, when it is one: borrowed unless it holds an
+/// escape, and `None` for an escape that is no character (an unpaired surrogate).
+fn string(value: &str) -> Option<Cow<'_, str>> {
+    let inside = value.strip_prefix('"')?.strip_suffix('"')?;
+    if !inside.contains('\\') {
+        return Some(Cow::Borrowed(inside));
+    }
+    serde_json::from_str::<String>(value).ok().map(Cow::Owned)
+}
 
-impl<'de> Visitor<'de> for TopLevel {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+/// Validates a document that is not an object, as `serde_json` reads it.
+struct NotAnObject;
+
+impl<'de> Visitor<'de> for NotAnObject {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Members.visit_map(map)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Vec::new())
+        Ok(())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-}
-
-/// Collects an object's members as raw slices, borrowing keys where unescaped.
-struct Members;
-
-impl<'de> Visitor<'de> for Members {
-    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut members = Vec::new();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            members.push((key.0, map.next_value::<&'de RawValue>()?));
-        }
-        Ok(members)
-    }
-}
-
-/// An object key that borrows from the input unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> de::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 }
 
