@@ -32,10 +32,18 @@ async fn cluster() -> (Kafka, Server, i32) {
     .await
     .unwrap();
     kafka.create_topics(&[kafka.topic(TOPIC)], &[]).await;
+    // A cluster that just started may still be electing leaders or filling the ISR: the
+    // first post waits for the topic in sync and hookbridge ready, however slow the machine.
+    let kafka = tokio::task::spawn_blocking(move || {
+        kafka.wait_in_sync(&kafka.topic(TOPIC), Duration::from_secs(60));
+        kafka
+    })
+    .await
+    .unwrap();
     let server = Server::start(&support::config(&kafka, "", credential::none("open"))).await;
+    server.wait_ready().await;
     let answer = support::post(&server.url(PATH), &[], support::numbered_payload(0)).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    server.wait_ready().await;
     let partition = answer.json()["partition"].as_i64().unwrap() as i32;
     (kafka, server, partition)
 }
