@@ -21,6 +21,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::{Cluster, is_alive, signal};
 
@@ -398,6 +399,30 @@ if [ -n "$4" ] && [ "$said" != keep ]; then rm -rf "$1"; fi"#;
             .expect("CreateTopics")
         {
             result.unwrap_or_else(|(topic, e)| panic!("cannot create {topic}: {e}"));
+        }
+    }
+
+    /// Waits (up to `within`) until the cluster acknowledges a record with `acks=all` on
+    /// a topic of the test support's own: the moment a restarted node serves again,
+    /// however long its JVM took, so that what a test times after it is hookbridge's part.
+    pub async fn wait_serving(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            // A fresh producer each try: one whose record timed out starts over anyway.
+            let producer: FutureProducer = ClientConfig::new()
+                .set("bootstrap.servers", self.bootstrap())
+                .set("acks", "all")
+                .set("message.timeout.ms", "2000")
+                .create()
+                .expect("a probe producer");
+            let record = FutureRecord::<(), str>::to("hookbridge-test.serving").payload("probe");
+            if producer.send(record, Duration::ZERO).await.is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster acknowledged no record within {within:?}"
+            );
         }
     }
 
