@@ -136,7 +136,8 @@ fn stage_envelope(app: &App, incoming: &Incoming<'_>) -> Envelope {
 #[inline(never)]
 fn stage_hand_off(publisher: &KafkaPublisher, record: Record) {
     // Enqueued with librdkafka; the acknowledgement is not waited for.
-    drop(publisher.publish(record));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    drop(publisher.publish(&record, deadline));
 }
 
 #[inline(never)]

@@ -297,8 +297,8 @@ mod tests {
     struct Unused;
 
     impl Publish for Unused {
-        fn publish(&self, _record: Record) -> Publishing<'_> {
-            Box::pin(async { Err(PublishError::Closed) })
+        fn publish(&self, _record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
+            Box::pin(async { Err(PublishError::Closed).into() })
         }
         fn readiness(&self) -> Readiness {
             Readiness::BrokerUnreachable {

@@ -125,6 +125,10 @@ metrics! {
     kafka_ack_duration: Histogram = "hookbridge_kafka_ack_duration_seconds", LATENCY_BUCKETS;
     /// Kafka producer errors, by kind.
     kafka_errors: IntCounterVec = "hookbridge_kafka_errors_total", &["kind"];
+    /// Events whose record was in doubt (no ack by kafka.ack_timeout, or a failure that
+    /// may have stored it), by its fate: acked late, lost (not stored), or unknown at
+    /// kafka.delivery_timeout (a retry may store it twice).
+    records_in_doubt: IntCounterVec = "hookbridge_records_in_doubt_total", &["fate"];
     /// Webhook requests being processed.
     inflight: IntGauge = "hookbridge_inflight_requests", ();
     /// Remembered answers dropped before the end of their `dedup.window` to make room,
@@ -208,6 +212,9 @@ impl Metrics {
         }
         for result in ["acked", "rejected"] {
             metrics.spool_forwarded.with_label_values(&[result]);
+        }
+        for fate in ["acked", "lost", "unknown"] {
+            metrics.records_in_doubt.with_label_values(&[fate]);
         }
         metrics
     }

@@ -9,14 +9,24 @@
 //! `server.max_inflight` still bounds the work under way. A task is spawned only for a
 //! request that is dropped mid-publication, not for every request (a spawn and its
 //! cross-task wake-up cost more than the boxed future that makes the hand-over
-//! possible). How the record is built is the pipeline's; this module never looks
-//! inside it.
+//! possible).
+//!
+//! The publisher is given one deadline, `kafka.ack_timeout` from the hand-over: the
+//! only clock of the wait. A record not acknowledged by then is *in doubt* (it may
+//! still be stored when the broker wakes): its sender gets 503, and a task of its own
+//! keeps the claim and the permit until the record's fate is known (within
+//! `kafka.delivery_timeout`) — acked, the answer is remembered, so the sender's retry
+//! gets it and no second record; not stored, or still unknown at the delivery timeout,
+//! the claim is released. How the record is built is the pipeline's; this module never
+//! looks inside it.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
+
+use tokio::time::Instant;
 
 use uuid::Uuid;
 
@@ -27,7 +37,7 @@ use crate::dedup::Claim;
 use crate::envelope::Reason;
 use crate::everbright::Event;
 use crate::metrics::Metrics;
-use crate::publish::{Delivery, ErrorKind, Record};
+use crate::publish::{Fate, InDoubt, Outcome, PublishError, Record};
 
 /// The publication of an event's first copy, by a task of its own.
 pub(super) struct Publication {
@@ -62,18 +72,65 @@ impl Publication {
         dead_letter: Option<Reason>,
     ) -> Result<Answer, Reject> {
         let topic = record.topic.clone();
-        // On failure the claim drops here, releasing the event for a retry.
-        let delivery = acknowledged(&self.state.metrics, &self.app, record).await?;
-        self.count(dead_letter);
-        let answer = Answer {
+        let sent = Instant::now();
+        let deadline = sent + self.app.ack_timeout;
+        let metrics = &self.state.metrics;
+        let delivery = match self.app.publisher.publish(&record, deadline).await {
+            Outcome::Acked(delivery) => delivery,
+            // The claim drops here, releasing the event for a retry.
+            Outcome::Failed(e) => return Err(failed(metrics, e)),
+            Outcome::InDoubt(doubt) => {
+                let reject = in_doubt(metrics, &doubt);
+                tokio::spawn(self.settle(doubt, topic, id, dead_letter));
+                return Err(reject);
+            }
+        };
+        metrics
+            .kafka_ack_duration
+            .observe(sent.elapsed().as_secs_f64());
+        Ok(self.acked(Answer {
             id,
             topic,
             delivery,
             dead_letter,
             deduplicated: false,
-        };
+        }))
+    }
+
+    /// Waits, in a task of its own, for the fate of a record in doubt whose sender was
+    /// answered 503, holding the event's claim (a retry waits for it) and the in-flight
+    /// permit: acked, its answer is remembered for the retry; otherwise the claim drops
+    /// and the event may be published again.
+    async fn settle(self, doubt: InDoubt, topic: Arc<str>, id: Uuid, dead_letter: Option<Reason>) {
+        let fate = doubt.fate().await;
+        let counted = &self.state.metrics.records_in_doubt;
+        match fate {
+            Fate::Acked(delivery) => {
+                counted.with_label_values(&["acked"]).inc();
+                self.acked(Answer {
+                    id,
+                    topic,
+                    delivery,
+                    dead_letter,
+                    deduplicated: false,
+                });
+            }
+            Fate::Lost(error) => {
+                counted.with_label_values(&["lost"]).inc();
+                tracing::info!(%id, %topic, %error, "record in doubt was not stored; its event may be sent again");
+            }
+            Fate::Unknown(error) => {
+                counted.with_label_values(&["unknown"]).inc();
+                tracing::warn!(%id, %topic, %error, "record in doubt still unknown at kafka.delivery_timeout; a retry of its event may store it twice");
+            }
+        }
+    }
+
+    /// Counts an acknowledged record and remembers its answer for the retries.
+    fn acked(self, answer: Answer) -> Answer {
+        self.count(answer.dead_letter);
         self.claim.complete(answer.clone(), self.remember_until);
-        Ok(answer)
+        answer
     }
 
     /// Counts an acknowledged record: an event, or a dead letter by reason.
@@ -127,27 +184,25 @@ impl Drop for Detached {
     }
 }
 
-/// Hands the record to the publisher and waits, at most `kafka.ack_timeout`, for the
-/// broker's acknowledgement.
-async fn acknowledged(metrics: &Metrics, app: &App, record: Record) -> Result<Delivery, Reject> {
-    let sent = Instant::now();
-    let delivery = match tokio::time::timeout(app.ack_timeout, app.publisher.publish(record)).await
-    {
-        Ok(Ok(delivery)) => delivery,
-        Ok(Err(e)) => {
-            metrics.kafka_errors.with_label_values(&[e.kind()]).inc();
-            return Err(e.into());
-        }
-        Err(_elapsed) => {
-            metrics
-                .kafka_errors
-                .with_label_values(&[ErrorKind::AckTimeout.as_str()])
-                .inc();
-            return Err(Reject::Unavailable(Unavailable::AckTimeout));
-        }
-    };
+/// A record the broker will not store: counted, and the sender's answer.
+fn failed(metrics: &Metrics, error: PublishError) -> Reject {
     metrics
-        .kafka_ack_duration
-        .observe(sent.elapsed().as_secs_f64());
-    Ok(delivery)
+        .kafka_errors
+        .with_label_values(&[error.kind()])
+        .inc();
+    error.into()
+}
+
+/// A record in doubt at the sender's deadline: counted as its error (an ack timeout
+/// when no report came), and answered 503 so that the sender retries.
+fn in_doubt(metrics: &Metrics, doubt: &InDoubt) -> Reject {
+    let kind = doubt.kind();
+    metrics
+        .kafka_errors
+        .with_label_values(&[kind.as_str()])
+        .inc();
+    match doubt.failure() {
+        Some(error) => Reject::Unavailable(Unavailable::Producer(error.clone())),
+        None => Reject::Unavailable(Unavailable::AckTimeout),
+    }
 }

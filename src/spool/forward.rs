@@ -41,9 +41,12 @@ const AGE_TICK: Duration = Duration::from_secs(1);
 pub struct Forwarding {
     /// Records published at once (each of a different partition key).
     pub concurrency: usize,
-    /// How long one attempt may wait for its ack before it counts as failed. The
-    /// producer gives up by itself at `kafka.ack_timeout`; this only guards against a
-    /// publisher that never answers.
+    /// How long an attempt waits for its ack before its record is in doubt; the
+    /// attempt then waits for the record's fate (known within `kafka.delivery_timeout`),
+    /// so that a record that may still be stored is not published a second time.
+    pub ack_timeout: Duration,
+    /// How long one attempt may take in all before it counts as failed: only a guard
+    /// against a publisher that never settles a record.
     pub attempt_timeout: Duration,
     /// The pause after a first failure.
     pub first_backoff: Duration,
@@ -52,12 +55,14 @@ pub struct Forwarding {
 }
 
 impl Forwarding {
-    /// The settings for a producer whose acks wait at most `ack_timeout`: 32 records
-    /// in flight, attempts bounded at `ack_timeout` + 1 s, pauses from 100 ms to 5 s.
-    pub fn new(ack_timeout: Duration) -> Forwarding {
+    /// The settings for a producer whose acks are due within `ack_timeout` and whose
+    /// records are settled within `delivery_timeout`: 32 records in flight, attempts
+    /// bounded at `delivery_timeout` + 1 s, pauses from 100 ms to 5 s.
+    pub fn new(ack_timeout: Duration, delivery_timeout: Duration) -> Forwarding {
         Forwarding {
             concurrency: 32,
-            attempt_timeout: ack_timeout + Duration::from_secs(1),
+            ack_timeout,
+            attempt_timeout: delivery_timeout + Duration::from_secs(1),
             first_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
         }
@@ -217,13 +222,16 @@ impl<'f> Run<'f> {
         }
     }
 
-    /// Publishes one record in a task of its own, bounded by `attempt_timeout`.
+    /// Publishes one record in a task of its own, waiting for its fate if it is in
+    /// doubt, bounded by `attempt_timeout`.
     fn launch(&mut self, seq: u64, entry: Entry) {
         let publisher = (self.forwarder.publisher)();
+        let settings = self.forwarder.settings;
+        let deadline = Instant::now() + settings.ack_timeout;
         let record = entry.record.clone();
-        let timeout = self.forwarder.settings.attempt_timeout;
         let handle = self.tasks.spawn(async move {
-            tokio::time::timeout(timeout, publisher.publish(record))
+            let settled = async { publisher.publish(&record, deadline).await.settled().await };
+            tokio::time::timeout(settings.attempt_timeout, settled)
                 .await
                 .unwrap_or(Err(PublishError::TimedOut))
         });

@@ -14,6 +14,7 @@ mod auth;
 mod cluster;
 mod contract;
 mod dedup;
+mod doubt;
 mod formats;
 mod guards;
 mod hostile;

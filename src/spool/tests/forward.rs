@@ -66,7 +66,7 @@ impl Drop for Flight<'_> {
 }
 
 impl Publish for Fake {
-    fn publish(&self, record: Record) -> Publishing<'_> {
+    fn publish(&self, record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
         let n: u64 = String::from_utf8_lossy(&record.headers[0].1)
             .parse()
             .unwrap();
@@ -86,7 +86,7 @@ impl Publish for Fake {
         };
         Box::pin(async move {
             let _flight = Flight { fake: self, key };
-            match behaviour {
+            let result = match behaviour {
                 Behaviour::Ack(after) => {
                     tokio::time::sleep(after).await;
                     self.seen.lock().unwrap().acked.push(n);
@@ -96,8 +96,10 @@ impl Publish for Fake {
                     })
                 }
                 Behaviour::Fail(e) => Err(e),
+                // A publisher that never answers, not even at the deadline.
                 Behaviour::Hang => std::future::pending().await,
-            }
+            };
+            result.into()
         })
     }
 
@@ -111,6 +113,7 @@ impl Publish for Fake {
 fn quick() -> Forwarding {
     Forwarding {
         concurrency: 8,
+        ack_timeout: Duration::from_millis(200),
         attempt_timeout: Duration::from_millis(300),
         first_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
