@@ -151,7 +151,7 @@ impl<'a> Webhook<'a> {
             credential: self.app.auth.position(credential),
             remember_until: self.remember_until(&authenticated),
         };
-        publication.publish(record, key.id(), dead_letter).await
+        publication.publish(record, key, dead_letter).await
     }
 
     /// Verifies the request against the credentials; a refusal is counted by reason

@@ -23,6 +23,7 @@ use crate::publish::{
 };
 
 mod dedup;
+mod spool;
 
 const SITE: &str = "157802b4-99aa-4437-b250-934df337766a";
 

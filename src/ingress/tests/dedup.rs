@@ -7,7 +7,7 @@ use crate::dedup::EventKey;
 use crate::ingress::DEDUPLICATED;
 
 /// Like `CONFIG`, with room for several requests at once.
-const WIDE: &str = r#"
+pub(super) const WIDE: &str = r#"
 [server]
 max_inflight = 64
 [kafka]
