@@ -29,4 +29,5 @@ mod secure;
 mod shutdown;
 mod signed;
 mod spool;
+mod spooling;
 mod topic_limits;

@@ -1,7 +1,7 @@
 //! The spool's forwarder against a real broker: spooled records reach Kafka through
 //! the real producer, each site's in the order spooled, also across a broker pause;
-//! and a restarted spool resumes where the acks stopped. (Wiring the spool into the
-//! request pipeline, and its HTTP answers, come with phase 2 of the spool.)
+//! and a restarted spool resumes where the acks stopped. The spool in the request
+//! path, with its HTTP answers, is `spooling`'s.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
