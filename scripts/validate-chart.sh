@@ -218,6 +218,15 @@ expect_command_failure() {
   echo "    refused as expected: $what"
 }
 
+check_ct_lint() {
+  # chart-testing's lint: Chart.yaml against its schema, yamllint on the chart's YAML, and
+  # helm lint with every values file in ci/. No version-increment check (no remote to
+  # compare with) and no maintainer lookup (no GitHub from these machines).
+  ct lint --charts "$CHART" --validate-maintainers=false --check-version-increment=false \
+    --chart-yaml-schema "$ROOT/$TOOLS/ct/chart_schema.yaml" \
+    --lint-conf "$ROOT/$TOOLS/ct/lintconf.yaml"
+}
+
 check_actionlint() {
   # actionlint runs shellcheck (on PATH from .tools/venv) on every `run:` script too.
   actionlint -color=false .github/workflows/*.yml

