@@ -136,7 +136,8 @@ fn stage_envelope(app: &App, incoming: &Incoming<'_>) -> Envelope {
 #[inline(never)]
 fn stage_hand_off(publisher: &KafkaPublisher, record: Record) {
     // Enqueued with librdkafka; the acknowledgement is not waited for.
-    drop(publisher.publish(record));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    drop(publisher.publish(&record, deadline));
 }
 
 #[inline(never)]
@@ -156,8 +157,9 @@ fn stage_log_line(answer: &Answer, duration_ms: f64) {
         duration_ms,
         id = &*answer.id.hyphenated().encode_lower(&mut id),
         topic = &*answer.topic,
-        partition = answer.delivery.partition,
-        offset = answer.delivery.offset,
+        partition = answer.delivery.map(|d| d.partition),
+        offset = answer.delivery.map(|d| d.offset),
+        spooled = answer.delivery.is_none().then_some(true),
         deadletter = None::<&str>,
         deduplicated = answer.deduplicated,
         "webhook published"
@@ -245,10 +247,10 @@ fn main() {
     let answer = Answer {
         id: incoming.id,
         topic,
-        delivery: Delivery {
+        delivery: Some(Delivery {
             partition: 3,
             offset: 1_234_567,
-        },
+        }),
         dead_letter: None,
         deduplicated: false,
     };

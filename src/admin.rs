@@ -3,7 +3,9 @@
 //! Liveness only says the process answers. Readiness says it is worth sending
 //! webhooks here: the service is not draining, the broker answered a metadata request
 //! within [`READY_WITHIN`](crate::publish::READY_WITHIN), and records are being
-//! acknowledged (see [`Readiness`]).
+//! acknowledged (see [`Readiness`]). With the spool on, a spool that cannot take the
+//! largest record, or is broken, is not ready; a healthy one keeps the service ready
+//! while Kafka is unreachable, since records are then spooled.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::app::State;
 use crate::listener::{self, Connection, Limits};
 use crate::publish::Readiness;
+use crate::spool::Spool;
 
 /// Answers one admin request.
 pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> {
@@ -48,22 +51,70 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> 
             if state.is_draining() {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
             }
-            let publisher = &state.app().publisher;
-            readyz(&publisher.readiness(), &publisher.warnings())
+            let app = state.app();
+            let (readiness, warnings) = (app.publisher.readiness(), app.publisher.warnings());
+            match state.spool() {
+                None => readyz(readiness.is_ready(), readiness.reason(), &warnings),
+                Some(spool) => {
+                    let room = app.max_record_bytes as u64 + SPOOL_RECORD_OVERHEAD;
+                    let (ready, reason, warnings) = spooling(spool, room, &readiness, warnings);
+                    readyz(ready, reason, &warnings)
+                }
+            }
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
+/// Bytes a spooled record takes beyond its value: its id, key, headers and framing
+/// (the `[spool]` docs ask `max_bytes` for the largest record plus this).
+const SPOOL_RECORD_OVERHEAD: u64 = 4096;
+
+/// Readiness with a spool: a spool that cannot take the largest record (`room` bytes),
+/// or is broken, is not ready; a healthy one keeps the service ready while Kafka is
+/// unreachable or not acknowledging, since records are then spooled (a warning line
+/// says so). Kafka refusing hookbridge's credentials, certificates or rights is not
+/// ready either way: those records are not spooled.
+fn spooling(
+    spool: &Spool,
+    room: u64,
+    readiness: &Readiness,
+    mut warnings: Vec<String>,
+) -> (bool, String, Vec<String>) {
+    let records = spool.len();
+    if spool.is_broken() {
+        let reason = "spool broken: a sync failed, restart hookbridge to recover it".to_string();
+        return (false, reason, warnings);
+    }
+    if spool.free_bytes() < room {
+        let reason = format!("spool full: {records} records, {} bytes", spool.bytes());
+        return (false, reason, warnings);
+    }
+    match readiness {
+        Readiness::Ready => {}
+        Readiness::BrokerUnreachable { .. } | Readiness::NotAcknowledging { .. } => {
+            let kafka = readiness.reason();
+            warnings.insert(
+                0,
+                format!("records are spooled ({records} in the spool): {kafka}"),
+            );
+        }
+        Readiness::AuthenticationFailed | Readiness::TlsFailed | Readiness::NotAuthorized => {
+            return (false, readiness.reason(), warnings);
+        }
+    }
+    (true, "ready".into(), warnings)
+}
+
 /// `/readyz`: 200 when ready, else 503; the first line says why, the lines after it
 /// name problems that do not make the service unready.
-fn readyz(readiness: &Readiness, warnings: &[String]) -> Response<Full<Bytes>> {
-    let status = if readiness.is_ready() {
+fn readyz(ready: bool, reason: String, warnings: &[String]) -> Response<Full<Bytes>> {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut body = readiness.reason();
+    let mut body = reason;
     body.push('\n');
     for warning in warnings {
         body.push_str("warning: ");
@@ -107,4 +158,73 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         (connection, service)
     };
     listener::serve(listener, limits, accept, shutdown).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::spool::Entry;
+
+    fn spool(dir: &std::path::Path, max_bytes: u64) -> Spool {
+        let settings = crate::config::Spool {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            segment_bytes: 1 << 16,
+        };
+        Spool::open(&settings, Arc::new(Metrics::new())).unwrap().0
+    }
+
+    #[test]
+    fn a_healthy_spool_stays_ready_while_kafka_is_down_but_not_when_kafka_refuses_us() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let down = Readiness::BrokerUnreachable {
+            unreachable: vec!["b:9092/1".into()],
+        };
+        let (ready, reason, warnings) = spooling(&spool, 4096, &down, vec!["other".into()]);
+        assert!(ready);
+        assert_eq!(reason, "ready");
+        assert_eq!(
+            warnings,
+            [
+                "records are spooled (0 in the spool): broker not reachable; cannot connect to b:9092/1",
+                "other"
+            ]
+        );
+        let (ready, reason, _) = spooling(&spool, 4096, &Readiness::AuthenticationFailed, vec![]);
+        assert!(!ready);
+        assert_eq!(reason, "kafka authentication failed");
+        let (ready, _, warnings) = spooling(&spool, 4096, &Readiness::Ready, vec![]);
+        assert!(ready && warnings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_spool_without_room_for_the_largest_record_is_not_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let (ready, reason, _) = spooling(&spool, (1 << 20) + 1, &Readiness::Ready, vec![]);
+        assert!(!ready);
+        assert_eq!(reason, "spool full: 0 records, 0 bytes");
+        let record = crate::publish::Record {
+            topic: "t".into(),
+            key: Some("k".into()),
+            value: bytes::Bytes::from(vec![7u8; 4000]),
+            headers: Vec::new(),
+            timestamp: std::time::SystemTime::UNIX_EPOCH,
+        };
+        let entry = Entry {
+            id: uuid::Uuid::nil(),
+            dedup_key: vec![1],
+            record,
+        };
+        spool.append(&entry).await.unwrap();
+        let free = spool.free_bytes();
+        assert!(spooling(&spool, free, &Readiness::Ready, vec![]).0);
+        let (ready, reason, _) = spooling(&spool, free + 1, &Readiness::Ready, vec![]);
+        assert!(!ready);
+        assert!(reason.starts_with("spool full: 1 records, "), "{reason}");
+    }
 }

@@ -25,6 +25,7 @@ use crate::log_budget::LogBudget;
 use crate::metrics::Metrics;
 use crate::publish::{Delivery, ErrorKind, Publish};
 use crate::route::Router;
+use crate::spool::Spool;
 
 /// Everything a request needs, built from one config.
 pub struct App {
@@ -32,6 +33,8 @@ pub struct App {
     pub server: Server,
     /// How long to wait for a broker acknowledgement.
     pub ack_timeout: Duration,
+    /// The largest record a webhook may make (`kafka.max_record_bytes`).
+    pub max_record_bytes: usize,
     /// Path → event.
     pub router: Router,
     /// Credentials.
@@ -120,6 +123,7 @@ impl App {
         App {
             router: Router::new(&config.server.path_prefix, &config.routes),
             ack_timeout: config.kafka.ack_timeout,
+            max_record_bytes: config.kafka.max_record_bytes,
             envelope: config.envelope_settings(),
             capture_headers: config.payload.capture_headers,
             rate_limits: config
@@ -218,8 +222,9 @@ pub struct Answer {
     pub id: Uuid,
     /// Where the record went.
     pub topic: Arc<str>,
-    /// The broker's acknowledgement.
-    pub delivery: Delivery,
+    /// The broker's acknowledgement; `None`: the record is in the spool, synced, and
+    /// will reach Kafka (answered 202 `spooled`).
+    pub delivery: Option<Delivery>,
     /// Set when the record is a dead letter (answered 202).
     pub dead_letter: Option<Reason>,
     /// Whether this answer is an earlier copy's, given without a second record.
@@ -239,6 +244,8 @@ pub struct State {
     pub refusal_log: LogBudget,
     /// Starts each webhook's spans when traces are on.
     pub tracer: Option<crate::trace::Tracer>,
+    /// The spool (`[spool]`), opened at start; it outlives reloads.
+    spool: Option<Arc<Spool>>,
 }
 
 impl State {
@@ -255,7 +262,21 @@ impl State {
             dedup,
             refusal_log: LogBudget::default(),
             tracer: None,
+            spool: None,
         }
+    }
+
+    /// This state, spooling into `spool` what Kafka does not take in time.
+    pub fn with_spool(self, spool: Arc<Spool>) -> State {
+        State {
+            spool: Some(spool),
+            ..self
+        }
+    }
+
+    /// The spool, when `[spool]` is on.
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
     }
 
     /// The current app; hold it for the whole request.
@@ -300,8 +321,8 @@ mod tests {
     struct Unused;
 
     impl Publish for Unused {
-        fn publish(&self, _record: Record) -> Publishing<'_> {
-            Box::pin(async { Err(PublishError::Closed) })
+        fn publish(&self, _record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
+            Box::pin(async { Err(PublishError::Closed).into() })
         }
         fn readiness(&self) -> Readiness {
             Readiness::BrokerUnreachable {

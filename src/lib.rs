@@ -121,6 +121,9 @@ pub enum Error {
     Kafka(rdkafka::error::KafkaError),
     /// Traces are on but their exporter could not be set up.
     Traces(trace::Error),
+    /// The spool directory could not be opened (in use by another process, unreadable,
+    /// not writable).
+    Spool(spool::OpenError),
 }
 
 impl fmt::Display for Error {
@@ -128,6 +131,7 @@ impl fmt::Display for Error {
         match self {
             Error::Kafka(e) => write!(f, "cannot create the Kafka producer: {e}"),
             Error::Traces(e) => e.fmt(f),
+            Error::Spool(e) => e.fmt(f),
         }
     }
 }
@@ -136,7 +140,8 @@ impl std::error::Error for Error {}
 
 /// Runs hookbridge with a Kafka producer until `shutdown` resolves: readiness turns
 /// off, the listener closes, requests in flight finish within `server.shutdown_grace`,
-/// and the producer is flushed. A config read from a file (see
+/// the spool (if any) is drained to Kafka within what is left of the grace, and the
+/// producer is flushed. A config read from a file (see
 /// [`Config::load`]) is reloaded live on SIGHUP and when its files change.
 pub async fn run(
     listeners: Listeners,
@@ -159,13 +164,23 @@ pub async fn run_traced(
     let connect = kafka_connect(metrics.clone());
     let publisher = connect(&config).map_err(Error::Kafka)?;
     let traces = start_traces(traces.as_ref())?;
+    let spool = match config.spool.clone() {
+        Some(settings) => Some(open_spool(settings, metrics.clone()).await?),
+        None => None,
+    };
+    let forwarding =
+        spool::Forwarding::new(config.kafka.ack_timeout, config.kafka.delivery_timeout);
     let origin = config.origin.clone();
     let running = reload::Running::of(&config);
     let app = App::new(config, publisher, &metrics);
     metrics.config_loaded();
     let mut state = State::new(app, metrics);
     state.tracer = traces.as_ref().map(trace::Traces::tracer);
+    if let Some(spool) = &spool {
+        state = state.with_spool(spool.clone());
+    }
     let state = Arc::new(state);
+    let forwarder = spool.map(|spool| Forwarding::start(spool, &state, forwarding));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -190,10 +205,12 @@ pub async fn run_traced(
     // bound addresses from this line, then may signal at once.
     tracing::info!(%listen, admin = %admin_addr, version = env!("CARGO_PKG_VERSION"), "hookbridge listening");
 
+    let (shutdown_began, began) = tokio::sync::oneshot::channel();
     let draining = {
         let state = state.clone();
         async move {
             shutdown.await;
+            let _ = shutdown_began.send(tokio::time::Instant::now());
             state.start_draining();
         }
     };
@@ -201,6 +218,12 @@ pub async fn run_traced(
     let _ = stop.send(true);
     if let Some(reloader) = reloader {
         let _ = reloader.await;
+    }
+    if let Some(forwarder) = forwarder {
+        let began = began.await.unwrap_or_else(|_| tokio::time::Instant::now());
+        forwarder
+            .drain(began + state.app().server.shutdown_grace)
+            .await;
     }
 
     flush(&state).await;
@@ -225,6 +248,87 @@ fn start_traces(settings: Option<&trace::Settings>) -> Result<Option<trace::Trac
         "traces exported over OTLP/HTTP"
     );
     Ok(Some(traces))
+}
+
+/// Opens `[spool]`'s directory off the async threads (it reads every segment once).
+async fn open_spool(
+    settings: config::Spool,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<spool::Spool>, Error> {
+    let opened = tokio::task::spawn_blocking(move || spool::Spool::open(&settings, metrics)).await;
+    match opened {
+        Ok(Ok((spool, _recovered))) => Ok(Arc::new(spool)),
+        Ok(Err(e)) => Err(Error::Spool(e)),
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+    }
+}
+
+/// The spool's forwarder, running in a task of its own from start to shutdown.
+struct Forwarding {
+    spool: Arc<spool::Spool>,
+    forwarder: Arc<spool::Forwarder>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Forwarding {
+    /// Starts forwarding `spool` through the publisher `state` serves with (the one
+    /// of the config in use at each attempt).
+    fn start(
+        spool: Arc<spool::Spool>,
+        state: &Arc<State>,
+        settings: spool::Forwarding,
+    ) -> Forwarding {
+        let publisher: spool::PublisherSource = {
+            let state = state.clone();
+            Arc::new(move || state.app().publisher.clone())
+        };
+        let forwarder = Arc::new(spool::Forwarder::new(spool.clone(), publisher, settings));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let forwarder = forwarder.clone();
+            async move {
+                forwarder
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            }
+        });
+        Forwarding {
+            spool,
+            forwarder,
+            stop,
+            task,
+        }
+    }
+
+    /// At shutdown, once nothing appends any more: lets the attempts in flight finish,
+    /// then forwards what is left, until `deadline`. What is not forwarded by then stays
+    /// in the spool for the next start.
+    async fn drain(self, deadline: tokio::time::Instant) {
+        let Forwarding {
+            spool,
+            forwarder,
+            stop,
+            mut task,
+        } = self;
+        let _ = stop.send(());
+        let drained = tokio::time::timeout_at(deadline, async {
+            let _ = (&mut task).await;
+            forwarder.drain(deadline).await
+        })
+        .await;
+        task.abort();
+        let remaining = spool.len();
+        match drained {
+            Ok(_) if remaining == 0 => tracing::info!("spool drained"),
+            _ => tracing::warn!(
+                remaining,
+                "spool not drained within server.shutdown_grace; the records stay for the next start"
+            ),
+        }
+    }
 }
 
 /// How a config's Kafka producer is made: with the shared metrics, and a readiness

@@ -125,6 +125,10 @@ metrics! {
     kafka_ack_duration: Histogram = "hookbridge_kafka_ack_duration_seconds", LATENCY_BUCKETS;
     /// Kafka producer errors, by kind.
     kafka_errors: IntCounterVec = "hookbridge_kafka_errors_total", &["kind"];
+    /// Events whose record was in doubt (no ack by kafka.ack_timeout, or a failure that
+    /// may have stored it), by its fate: acked late, lost (not stored), or unknown at
+    /// kafka.delivery_timeout (a retry may store it twice).
+    records_in_doubt: IntCounterVec = "hookbridge_records_in_doubt_total", &["fate"];
     /// Webhook requests being processed.
     inflight: IntGauge = "hookbridge_inflight_requests", ();
     /// Remembered answers dropped before the end of their `dedup.window` to make room,
@@ -176,7 +180,9 @@ metrics! {
     spool_oldest_record_age: Gauge = "hookbridge_spool_oldest_record_age_seconds", ();
     /// Records appended to the spool and synced to disk.
     spooled: IntCounter = "hookbridge_spooled_total", ();
-    /// Spooled records removed after forwarding, by result: acked by Kafka, or rejected by it for good (too large).
+    /// Spooled records removed after forwarding, by result: acked by Kafka, landed (not
+    /// published: the event's first copy, in doubt when spooled, was stored), or rejected
+    /// by Kafka for good (too large).
     spool_forwarded: IntCounterVec = "hookbridge_spool_forwarded_total", &["result"];
     /// Spooled records lost to a torn or corrupt tail found at start, or unreadable when forwarded.
     spool_corrupt_records: IntCounter = "hookbridge_spool_corrupt_records_total", ();
@@ -206,8 +212,11 @@ impl Metrics {
         for result in ["acked", "failed"] {
             metrics.kafka_heartbeats.with_label_values(&[result]);
         }
-        for result in ["acked", "rejected"] {
+        for result in ["acked", "landed", "rejected"] {
             metrics.spool_forwarded.with_label_values(&[result]);
+        }
+        for fate in ["acked", "lost", "unknown"] {
+            metrics.records_in_doubt.with_label_values(&[fate]);
         }
         metrics
     }

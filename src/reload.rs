@@ -21,7 +21,7 @@ use rdkafka::error::KafkaError;
 use tokio::signal::unix::{Signal, SignalKind};
 
 use crate::app::{App, State};
-use crate::config::{Config, Dedup, Kafka, Origin, Server};
+use crate::config::{self, Config, Dedup, Kafka, Origin, Server};
 use crate::publish::Publish;
 
 /// How often the config and secret files are checked for changes.
@@ -33,6 +33,7 @@ pub struct Running {
     server: Server,
     kafka: Kafka,
     dedup: Dedup,
+    spool: Option<config::Spool>,
     secret_files: Vec<PathBuf>,
 }
 
@@ -43,6 +44,7 @@ impl Running {
             server: config.server.clone(),
             kafka: config.kafka.clone(),
             dedup: config.dedup,
+            spool: config.spool.clone(),
             secret_files: config.secret_files.clone(),
         }
     }
@@ -181,6 +183,8 @@ fn warn_about_restart_only_changes(running: &Running, next: &Config) {
             "dedup.capacity",
             running.dedup.capacity != next.dedup.capacity,
         ),
+        // The spool is opened once: its records and lock belong to the process.
+        ("spool", running.spool != next.spool),
     ]
     .into_iter()
     .filter_map(|(key, differs)| differs.then_some(key))

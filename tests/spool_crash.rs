@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use hookbridge::config;
 use hookbridge::metrics::Metrics;
-use hookbridge::publish::{Delivery, Publish, Publishing, Readiness, Record};
+use hookbridge::publish::{Delivery, Outcome, Publish, Publishing, Readiness, Record};
 use hookbridge::spool::{Entry, Forwarder, Forwarding, PublisherSource, Spool};
 
 /// Appends that must have resolved before a kill.
@@ -155,7 +155,7 @@ fn forward_all(dir: &Path) -> BTreeSet<u64> {
         let forwarder = Forwarder::new(
             spool.clone(),
             source,
-            Forwarding::new(Duration::from_secs(5)),
+            Forwarding::new(Duration::from_secs(5), Duration::from_secs(120)),
         );
         let drained = forwarder
             .drain(tokio::time::Instant::now() + Duration::from_secs(60))
@@ -170,7 +170,7 @@ fn forward_all(dir: &Path) -> BTreeSet<u64> {
 struct Recorder(Mutex<BTreeSet<u64>>);
 
 impl Publish for Recorder {
-    fn publish(&self, record: Record) -> Publishing<'_> {
+    fn publish(&self, record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
         let n: u64 = String::from_utf8_lossy(&record.headers[0].1)
             .parse()
             .unwrap();
@@ -182,7 +182,7 @@ impl Publish for Recorder {
         );
         self.0.lock().unwrap().insert(n);
         Box::pin(async move {
-            Ok(Delivery {
+            Outcome::Acked(Delivery {
                 partition: 0,
                 offset: n as i64,
             })

@@ -115,8 +115,12 @@ pub struct Kafka {
     pub topic_template: String,
     /// Topic of dead letters, with `{environment}` and optionally `{event}`.
     pub deadletter_topic_template: String,
-    /// No broker ack by then: 503.
+    /// No broker ack by then: 503 (the record is then in doubt until its fate is known).
     pub ack_timeout: Duration,
+    /// How long librdkafka keeps delivering a record (`message.timeout.ms`): longer than
+    /// `ack_timeout`, so a record answered 503 is still retried idempotently, and its
+    /// fate known by then.
+    pub delivery_timeout: Duration,
     /// CloudEvents Kafka binding mode.
     pub envelope: envelope::Mode,
     /// Passed to librdkafka as-is (values may be secrets).

@@ -64,6 +64,15 @@ pub(super) fn server(mut s: Section<'_, '_, '_>) -> Option<Server> {
 /// retry schedule needs.
 const MAX_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The default `kafka.delivery_timeout` (2 min, the Java producer's
+/// `delivery.timeout.ms`): long enough for a broker restart or a leader election, short
+/// enough that an event in doubt does not hold its key and in-flight slot for long.
+const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The longest `kafka.delivery_timeout`: every record in doubt holds a slot of
+/// `server.max_inflight` until its fate is known.
+const MAX_DELIVERY_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
 /// The most `dedup.capacity` entries (each about 300 bytes: ~3 GiB at this limit).
 const MAX_DEDUP_CAPACITY: u64 = 10_000_000;
 
@@ -101,6 +110,18 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         false,
     );
     let ack_timeout = s.duration("ack_timeout", Duration::from_secs(5));
+    let delivery_timeout = s.duration("delivery_timeout", DEFAULT_DELIVERY_TIMEOUT);
+    if delivery_timeout <= ack_timeout {
+        s.error(
+            "delivery_timeout",
+            format!(
+                "must be longer than kafka.ack_timeout ({}): a record answered 503 is delivered until then",
+                humantime::format_duration(ack_timeout)
+            ),
+        );
+    } else if delivery_timeout > MAX_DELIVERY_TIMEOUT {
+        s.error("delivery_timeout", "must be at most 1h");
+    }
     let envelope = match s.string("envelope").unwrap_or("structured") {
         "structured" => envelope::Mode::Structured,
         "binary" => envelope::Mode::Binary,
@@ -127,6 +148,7 @@ pub(super) fn kafka(mut s: Section<'_, '_, '_>) -> Option<Kafka> {
         topic_template,
         deadletter_topic_template,
         ack_timeout,
+        delivery_timeout,
         envelope,
         properties,
         heartbeat_topic,
@@ -231,7 +253,7 @@ fn properties(mut s: Section<'_, '_, '_>) -> Vec<(String, PropertyValue)> {
         if OWNED_KAFKA_PROPERTIES.contains(&key) {
             s.ctx.error(
                 path,
-                "is set by hookbridge (acks=all, idempotence on, brokers from kafka.brokers, timeouts from kafka.ack_timeout) and cannot be overridden",
+                "is set by hookbridge (acks=all, idempotence on, brokers from kafka.brokers, timeouts from kafka.delivery_timeout) and cannot be overridden",
             );
             continue;
         }

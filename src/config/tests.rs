@@ -53,6 +53,7 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(c.server.max_inflight, 4096);
     assert_eq!(c.server.max_connections, 8192);
     assert_eq!(c.kafka.ack_timeout, Duration::from_secs(5));
+    assert_eq!(c.kafka.delivery_timeout, Duration::from_secs(120));
     assert_eq!(c.kafka.envelope, envelope::Mode::Structured);
     assert_eq!(c.dedup.window, Duration::from_secs(600));
     assert_eq!(c.dedup.capacity, 100_000);
@@ -180,6 +181,15 @@ fn timeouts_must_nest() {
     assert_has(
         &errs,
         "kafka.ack_timeout: must be shorter than server.request_timeout (5s)",
+    );
+    let kafka = |lines: &str| errors(&MINIMAL.replace("[kafka]", &format!("[kafka]\n{lines}")));
+    assert_has(
+        &kafka("ack_timeout = \"5s\"\ndelivery_timeout = \"5s\""),
+        "kafka.delivery_timeout: must be longer than kafka.ack_timeout (5s): a record answered 503 is delivered until then",
+    );
+    assert_has(
+        &kafka("delivery_timeout = \"2h\""),
+        "kafka.delivery_timeout: must be at most 1h",
     );
 }
 

@@ -65,6 +65,11 @@ impl EventKey {
         EventKey(crate::body::sha256(&input))
     }
 
+    /// The key's 32 bytes (how the spool names the event).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The CloudEvents id: the first 16 bytes of the key as a UUIDv8.
     pub fn id(&self) -> Uuid {
         let mut bytes = [0u8; 16];

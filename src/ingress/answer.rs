@@ -44,6 +44,16 @@ struct DeadLettered<'a> {
     reason: &'a str,
 }
 
+/// A record on the spool's disk, not yet on Kafka (a dead letter keeps its reason).
+#[derive(Serialize)]
+struct Spooled<'a> {
+    id: &'a str,
+    topic: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    spooled: bool,
+}
+
 impl Webhook<'_> {
     /// The HTTP answer to `result`, counted and logged.
     pub(super) fn answer(mut self, result: Result<Answer, Reject>) -> Response<Full<Bytes>> {
@@ -100,8 +110,9 @@ impl Webhook<'_> {
             duration_ms,
             id = &*a.id.hyphenated().encode_lower(&mut id),
             topic = &*a.topic,
-            partition = a.delivery.partition,
-            offset = a.delivery.offset,
+            partition = a.delivery.map(|d| d.partition),
+            offset = a.delivery.map(|d| d.offset),
+            spooled = a.delivery.is_none().then_some(true),
             deadletter = a.dead_letter.map(Reason::as_str),
             deduplicated = a.deduplicated,
             "webhook published"
@@ -142,21 +153,31 @@ impl Webhook<'_> {
     }
 }
 
-/// 200 with where the record is, or 202 for a dead letter.
+/// 200 with where the record is, 202 for a dead letter, or 202 `spooled` for a record
+/// on the spool's disk.
 pub fn response(answer: &Answer) -> Response<Full<Bytes>> {
     let mut id = Uuid::encode_buffer();
     let id = &*answer.id.hyphenated().encode_lower(&mut id);
-    let (status, body) = match answer.dead_letter {
-        None => (
+    let (status, body) = match (answer.delivery, answer.dead_letter) {
+        (None, reason) => (
+            StatusCode::ACCEPTED,
+            serde_json::to_vec(&Spooled {
+                id,
+                topic: &answer.topic,
+                reason: reason.map(Reason::as_str),
+                spooled: true,
+            }),
+        ),
+        (Some(delivery), None) => (
             StatusCode::OK,
             serde_json::to_vec(&Published {
                 id,
                 topic: &answer.topic,
-                partition: answer.delivery.partition,
-                offset: answer.delivery.offset,
+                partition: delivery.partition,
+                offset: delivery.offset,
             }),
         ),
-        Some(reason) => (
+        (Some(_), Some(reason)) => (
             StatusCode::ACCEPTED,
             serde_json::to_vec(&DeadLettered {
                 id,

@@ -150,7 +150,7 @@ impl<'a> Webhook<'a> {
         let credential = authenticated.credential;
         let key = self.key(event, &authenticated, &body);
         let series = self.app.credential_series(credential);
-        let claim = match self.claim(key, &series.name).await {
+        let claim = match self.claim(key, &series.name).await? {
             Ok(claim) => claim,
             Err(copy) => {
                 series.deduplicated.inc();
@@ -170,10 +170,13 @@ impl<'a> Webhook<'a> {
             credential: self.app.auth.position(credential),
             remember_until: self.remember_until(&authenticated),
         };
-        let published = publication.publish(record, key.id(), dead_letter).await;
+        let published = publication.publish(record, key, dead_letter).await;
         if let Some(producer) = producer {
             match &published {
-                Ok(answer) => producer.acked(answer.delivery.partition, answer.delivery.offset),
+                Ok(answer) => match &answer.delivery {
+                    Some(delivery) => producer.acked(delivery.partition, delivery.offset),
+                    None => producer.spooled(),
+                },
                 Err(reject) => producer.failed(reject.reason()),
             }
         }
@@ -225,9 +228,18 @@ impl<'a> Webhook<'a> {
     }
 
     /// The right to publish the event, or the answer an earlier copy got (waiting for
-    /// a copy in flight; when that one fails, trying again to claim it). A claim that
-    /// evicted another event's answer within its window counts it.
-    async fn claim(&self, key: EventKey, owner: &Owner) -> Result<Claim<Answer>, Answer> {
+    /// a copy in flight; when that one fails, trying again to claim it). A copy in
+    /// flight is waited for until `kafka.ack_timeout` after this request came, as long
+    /// as a first copy would wait for its ack (it may be a record in doubt, whose fate
+    /// can take until `kafka.delivery_timeout`); then 503, for the sender to retry. A
+    /// claim that evicted another event's answer within its window counts it.
+    async fn claim(
+        &self,
+        key: EventKey,
+        owner: &Owner,
+    ) -> Result<Result<Claim<Answer>, Answer>, Reject> {
+        let left = self.app.ack_timeout.saturating_sub(self.started.elapsed());
+        let wait_until = tokio::time::Instant::now() + left;
         loop {
             let answer = match self.state.dedup().see(key, owner, self.received) {
                 Seen::New(claim) => {
@@ -235,18 +247,21 @@ impl<'a> Webhook<'a> {
                         let metric = &self.state.metrics.dedup_evictions;
                         metric.with_label_values(&[evicted]).inc();
                     }
-                    return Ok(claim);
+                    return Ok(Ok(claim));
                 }
                 Seen::Done(answer) => answer,
-                Seen::InFlight(waiter) => match waiter.answer().await {
-                    Some(answer) => answer,
-                    None => continue,
-                },
+                Seen::InFlight(waiter) => {
+                    match tokio::time::timeout_at(wait_until, waiter.answer()).await {
+                        Ok(Some(answer)) => answer,
+                        Ok(None) => continue,
+                        Err(_elapsed) => return Err(Reject::Unavailable(Unavailable::AckTimeout)),
+                    }
+                }
             };
-            return Err(Answer {
+            return Ok(Err(Answer {
                 deduplicated: true,
                 ..answer
-            });
+            }));
         }
     }
 

@@ -17,6 +17,7 @@ use tracing::Level;
 
 use crate::auth::Failure;
 use crate::publish::{Class, PublishError};
+use crate::spool::AppendError;
 
 /// Why a 503 was answered; every one is worth retrying.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub enum Unavailable {
     RequestTimeout,
     /// The producer refused the record for now (queue full, timed out, closing).
     Producer(PublishError),
+    /// Kafka did not take the record in time and the spool did not either (full, a
+    /// failed write, broken by a failed sync).
+    Spool(AppendError),
 }
 
 /// A webhook that is not answered with 2xx.
@@ -132,6 +136,8 @@ impl Reject {
             Reject::Unavailable(Unavailable::AckTimeout) => "ack-timeout",
             Reject::Unavailable(Unavailable::RequestTimeout) => "request-timeout",
             Reject::Unavailable(Unavailable::Producer(e)) => e.kind(),
+            Reject::Unavailable(Unavailable::Spool(AppendError::Full)) => "spool-full",
+            Reject::Unavailable(Unavailable::Spool(_)) => "spool-failed",
             Reject::Internal(_) => "internal",
         }
     }
@@ -173,7 +179,9 @@ impl Reject {
             ) => true,
             Reject::Unauthorized { .. }
             | Reject::RateLimited(_)
-            | Reject::Unavailable(Unavailable::AckTimeout | Unavailable::Producer(_))
+            | Reject::Unavailable(
+                Unavailable::AckTimeout | Unavailable::Producer(_) | Unavailable::Spool(_),
+            )
             | Reject::Internal(_) => false,
         }
     }
@@ -185,6 +193,7 @@ impl Reject {
             Reject::BadBody(e) => e,
             Reject::Unauthorized { failure, .. } => failure,
             Reject::Internal(e) | Reject::Unavailable(Unavailable::Producer(e)) => e,
+            Reject::Unavailable(Unavailable::Spool(e)) => e,
             _ => return None,
         };
         Some(tracing::field::display(detail))
@@ -381,6 +390,14 @@ mod tests {
             ),
             (
                 Reject::Unavailable(Unavailable::AckTimeout),
+                503,
+                r#"{"error":"unavailable"}"#,
+                None,
+                false,
+                Some("5"),
+            ),
+            (
+                Reject::Unavailable(Unavailable::Spool(AppendError::Full)),
                 503,
                 r#"{"error":"unavailable"}"#,
                 None,

@@ -18,9 +18,12 @@ use super::handle;
 use crate::app::{App, State};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::publish::{Delivery, Publish, PublishError, Publishing, Readiness, Record};
+use crate::publish::{
+    Delivery, Fate, Publish, PublishError, Publishing, Readiness, Record, by_deadline,
+};
 
 mod dedup;
+mod spool;
 
 const SITE: &str = "157802b4-99aa-4437-b250-934df337766a";
 
@@ -33,6 +36,8 @@ enum Behaviour {
     Hang,
     /// Waits for the notify, then acks.
     Gate(Arc<Notify>),
+    /// Waits for the notify, then ends with this fate.
+    Late(Arc<Notify>, Fate),
 }
 
 struct FakePublisher {
@@ -53,29 +58,38 @@ impl FakePublisher {
     }
 }
 
+/// How long after its deadline the fake settles a record that never ends (its
+/// `kafka.delivery_timeout`, counted from the deadline).
+const FAKE_DOUBT: Duration = Duration::from_secs(60);
+
 impl Publish for FakePublisher {
-    fn publish(&self, record: Record) -> Publishing<'_> {
+    fn publish(&self, record: &Record, deadline: tokio::time::Instant) -> Publishing<'_> {
         let behaviour = self.behaviour.clone();
         let mut records = self.records.lock().unwrap();
-        records.push(record);
+        records.push(record.clone());
         let offset = records.len() as i64 - 1;
-        Box::pin(async move {
+        let fate = async move {
             match behaviour {
-                Behaviour::Ack => Ok(Delivery {
+                Behaviour::Ack => Fate::Acked(Delivery {
                     partition: 2,
                     offset,
                 }),
-                Behaviour::Fail(e) => Err(e),
+                Behaviour::Fail(e) => Fate::Lost(e),
                 Behaviour::Hang => std::future::pending().await,
                 Behaviour::Gate(n) => {
                     n.notified().await;
-                    Ok(Delivery {
+                    Fate::Acked(Delivery {
                         partition: 0,
                         offset,
                     })
                 }
+                Behaviour::Late(n, fate) => {
+                    n.notified().await;
+                    fate
+                }
             }
-        })
+        };
+        Box::pin(by_deadline(fate, deadline, deadline + FAKE_DOUBT))
     }
 
     fn readiness(&self) -> Readiness {

@@ -168,83 +168,114 @@ impl ErrorKind {
     }
 }
 
-/// Every error code a producer can meet, with its kind. Broker codes are Kafka's
-/// protocol errors (positive); librdkafka's local errors are negative.
-pub const TABLE: &[(RDKafkaErrorCode, ErrorKind)] = {
+/// Whether a record that failed with an error may be on Kafka all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Not stored: it was never sent, or the broker refused it.
+    No,
+    /// Perhaps stored: it may have been written before the failure (timed out after it
+    /// was sent, purged in flight, a connection lost with the request on it, appended
+    /// but not replicated). Its event is in doubt.
+    Maybe,
+}
+
+impl Stored {
+    /// The name docs/reference.md uses.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stored::No => "not stored",
+            Stored::Maybe => "in doubt",
+        }
+    }
+}
+
+/// Every error code a producer can meet, with its kind and whether a record failing
+/// with it may be stored. Broker codes are Kafka's protocol errors (positive);
+/// librdkafka's local errors are negative.
+pub const TABLE: &[(RDKafkaErrorCode, ErrorKind, Stored)] = {
     use ErrorKind as K;
     use RDKafkaErrorCode as C;
+    use Stored as S;
     &[
         // librdkafka's own.
-        (C::QueueFull, K::QueueFull),
-        (C::MessageTimedOut, K::TimedOut),
-        (C::OperationTimedOut, K::TimedOut),
-        (C::TimedOutQueue, K::TimedOut),
-        (C::PurgeQueue, K::Closed),
-        (C::PurgeInflight, K::Closed),
-        (C::BrokerDestroy, K::Closed),
-        (C::DestroyBroker, K::Closed),
-        (C::BrokerTransportFailure, K::Transport),
-        (C::AllBrokersDown, K::Transport),
-        (C::Resolve, K::Transport),
-        (C::Fatal, K::Fenced),
-        (C::Fenced, K::Fenced),
-        (C::Authentication, K::Authentication),
-        (C::SSL, K::Tls),
-        (C::UnknownTopic, K::UnknownTopic),
-        (C::UnknownPartition, K::UnknownTopic),
-        (C::ISRInsufficient, K::NotEnoughReplicas),
-        (C::BadCompression, K::RecordRefused),
-        (C::InvalidArgument, K::Client),
-        (C::State, K::Client),
-        (C::Fail, K::Client),
-        (C::CriticalSystemResource, K::Client),
-        (C::FileSystem, K::Client),
+        (C::QueueFull, K::QueueFull, S::No),
+        (C::MessageTimedOut, K::TimedOut, S::Maybe),
+        (C::OperationTimedOut, K::TimedOut, S::Maybe),
+        (C::TimedOutQueue, K::TimedOut, S::No),
+        (C::PurgeQueue, K::Closed, S::No),
+        (C::PurgeInflight, K::Closed, S::Maybe),
+        (C::BrokerDestroy, K::Closed, S::Maybe),
+        (C::DestroyBroker, K::Closed, S::Maybe),
+        (C::BrokerTransportFailure, K::Transport, S::Maybe),
+        (C::AllBrokersDown, K::Transport, S::Maybe),
+        (C::Resolve, K::Transport, S::Maybe),
+        (C::Fatal, K::Fenced, S::Maybe),
+        (C::Fenced, K::Fenced, S::Maybe),
+        (C::Authentication, K::Authentication, S::No),
+        (C::SSL, K::Tls, S::No),
+        (C::UnknownTopic, K::UnknownTopic, S::No),
+        (C::UnknownPartition, K::UnknownTopic, S::No),
+        (C::ISRInsufficient, K::NotEnoughReplicas, S::No),
+        (C::BadCompression, K::RecordRefused, S::No),
+        (C::InvalidArgument, K::Client, S::No),
+        (C::State, K::Client, S::No),
+        (C::Fail, K::Client, S::No),
+        (C::CriticalSystemResource, K::Client, S::No),
+        (C::FileSystem, K::Client, S::No),
         // Broker errors of the produce path, retriable.
-        (C::RequestTimedOut, K::TimedOut),
-        (C::NetworkException, K::Transport),
-        (C::BrokerNotAvailable, K::Transport),
-        (C::NotEnoughReplicas, K::NotEnoughReplicas),
-        (C::NotEnoughReplicasAfterAppend, K::NotEnoughReplicas),
-        (C::LeaderNotAvailable, K::LeaderUnavailable),
-        (C::NotLeaderForPartition, K::LeaderUnavailable),
-        (C::FencedLeaderEpoch, K::LeaderUnavailable),
-        (C::UnknownLeaderEpoch, K::LeaderUnavailable),
-        (C::ReplicaNotAvailable, K::LeaderUnavailable),
-        (C::InvalidMessage, K::Retriable),
-        (C::KafkaStorageError, K::Retriable),
-        (C::ThrottlingQuotaExceeded, K::Retriable),
-        (C::NotController, K::Retriable),
-        (C::CoordinatorLoadInProgress, K::Retriable),
-        (C::CoordinatorNotAvailable, K::Retriable),
-        (C::ConcurrentTransactions, K::Retriable),
+        (C::RequestTimedOut, K::TimedOut, S::Maybe),
+        (C::NetworkException, K::Transport, S::Maybe),
+        (C::BrokerNotAvailable, K::Transport, S::No),
+        (C::NotEnoughReplicas, K::NotEnoughReplicas, S::No),
+        (
+            C::NotEnoughReplicasAfterAppend,
+            K::NotEnoughReplicas,
+            S::Maybe,
+        ),
+        (C::LeaderNotAvailable, K::LeaderUnavailable, S::No),
+        (C::NotLeaderForPartition, K::LeaderUnavailable, S::No),
+        (C::FencedLeaderEpoch, K::LeaderUnavailable, S::No),
+        (C::UnknownLeaderEpoch, K::LeaderUnavailable, S::No),
+        (C::ReplicaNotAvailable, K::LeaderUnavailable, S::No),
+        (C::InvalidMessage, K::Retriable, S::No),
+        (C::KafkaStorageError, K::Retriable, S::Maybe),
+        (C::ThrottlingQuotaExceeded, K::Retriable, S::No),
+        (C::NotController, K::Retriable, S::No),
+        (C::CoordinatorLoadInProgress, K::Retriable, S::No),
+        (C::CoordinatorNotAvailable, K::Retriable, S::No),
+        (C::ConcurrentTransactions, K::Retriable, S::No),
         // The idempotent producer's state.
-        (C::OutOfOrderSequenceNumber, K::Fenced),
-        (C::InvalidProducerEpoch, K::Fenced),
-        (C::UnknownProducerId, K::Fenced),
-        (C::ProducerFenced, K::Fenced),
-        (C::InvalidProducerIdMapping, K::Fenced),
+        (C::OutOfOrderSequenceNumber, K::Fenced, S::No),
+        (C::InvalidProducerEpoch, K::Fenced, S::No),
+        (C::UnknownProducerId, K::Fenced, S::No),
+        (C::ProducerFenced, K::Fenced, S::No),
+        (C::InvalidProducerIdMapping, K::Fenced, S::No),
         // Never for this record.
-        (C::MessageSizeTooLarge, K::MessageTooLarge),
-        (C::MessageBatchTooLarge, K::MessageTooLarge),
-        (C::InvalidMessageSize, K::MessageTooLarge),
+        (C::MessageSizeTooLarge, K::MessageTooLarge, S::No),
+        (C::MessageBatchTooLarge, K::MessageTooLarge, S::No),
+        (C::InvalidMessageSize, K::MessageTooLarge, S::No),
         // Misconfigured: the cluster's credentials, rights or topics.
-        (C::SaslAuthenticationFailed, K::Authentication),
-        (C::UnsupportedSASLMechanism, K::Authentication),
-        (C::IllegalSASLState, K::Authentication),
-        (C::TopicAuthorizationFailed, K::Authorization),
-        (C::ClusterAuthorizationFailed, K::Authorization),
-        (C::TransactionalIdAuthorizationFailed, K::Authorization),
-        (C::UnknownTopicOrPartition, K::UnknownTopic),
-        (C::InvalidTopic, K::UnknownTopic),
-        (C::UnknownTopicId, K::UnknownTopic),
-        (C::InvalidRecord, K::RecordRefused),
-        (C::InvalidTimestamp, K::RecordRefused),
-        (C::PolicyViolation, K::RecordRefused),
-        (C::UnsupportedCompressionType, K::RecordRefused),
-        (C::UnsupportedForMessageFormat, K::RecordRefused),
-        (C::UnsupportedVersion, K::RecordRefused),
-        (C::InvalidRequiredAcks, K::RecordRefused),
-        (C::InvalidRequest, K::RecordRefused),
+        (C::SaslAuthenticationFailed, K::Authentication, S::No),
+        (C::UnsupportedSASLMechanism, K::Authentication, S::No),
+        (C::IllegalSASLState, K::Authentication, S::No),
+        (C::TopicAuthorizationFailed, K::Authorization, S::No),
+        (C::ClusterAuthorizationFailed, K::Authorization, S::No),
+        (
+            C::TransactionalIdAuthorizationFailed,
+            K::Authorization,
+            S::No,
+        ),
+        (C::UnknownTopicOrPartition, K::UnknownTopic, S::No),
+        (C::InvalidTopic, K::UnknownTopic, S::No),
+        (C::UnknownTopicId, K::UnknownTopic, S::No),
+        (C::InvalidRecord, K::RecordRefused, S::No),
+        (C::InvalidTimestamp, K::RecordRefused, S::No),
+        (C::PolicyViolation, K::RecordRefused, S::No),
+        (C::UnsupportedCompressionType, K::RecordRefused, S::No),
+        (C::UnsupportedForMessageFormat, K::RecordRefused, S::No),
+        (C::UnsupportedVersion, K::RecordRefused, S::No),
+        (C::InvalidRequiredAcks, K::RecordRefused, S::No),
+        (C::InvalidRequest, K::RecordRefused, S::No),
     ]
 };
 
@@ -253,8 +284,20 @@ pub const TABLE: &[(RDKafkaErrorCode, ErrorKind)] = {
 pub fn kind_of_code(code: RDKafkaErrorCode) -> ErrorKind {
     TABLE
         .iter()
-        .find(|(c, _)| *c == code)
-        .map_or(ErrorKind::Other, |(_, kind)| *kind)
+        .find(|(c, _, _)| *c == code)
+        .map_or(ErrorKind::Other, |(_, kind, _)| *kind)
+}
+
+/// Whether a record that failed with `error` may be stored all the same: its row of
+/// [`TABLE`]; a code outside it, or an error without one, may be.
+pub fn stored_after(error: &KafkaError) -> Stored {
+    let Some(code) = error.rdkafka_error_code() else {
+        return Stored::Maybe;
+    };
+    TABLE
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map_or(Stored::Maybe, |(_, _, stored)| *stored)
 }
 
 /// The kind of an rdkafka error; one without a librdkafka code is the client's own.
@@ -315,7 +358,7 @@ mod tests {
 
     #[test]
     fn each_code_is_in_the_table_once() {
-        let codes: HashSet<i32> = TABLE.iter().map(|(c, _)| *c as i32).collect();
+        let codes: HashSet<i32> = TABLE.iter().map(|(c, _, _)| *c as i32).collect();
         assert_eq!(codes.len(), TABLE.len());
     }
 
@@ -327,9 +370,17 @@ mod tests {
         )
     }
 
-    /// Rows of the table under "Kafka errors" in docs/reference.md:
-    /// `| 19 | NOT_ENOUGH_REPLICAS | not-enough-replicas | retry later (503) |`.
-    fn documented() -> Vec<(i32, String, String, String)> {
+    /// A row of the table under "Kafka errors" in docs/reference.md:
+    /// `| 19 | NOT_ENOUGH_REPLICAS | not-enough-replicas | retry later (503) | not stored |`.
+    struct Row {
+        number: i32,
+        name: String,
+        kind: String,
+        class: String,
+        stored: String,
+    }
+
+    fn documented() -> Vec<Row> {
         let reference = include_str!("../../docs/reference.md");
         let section = reference
             .split("\n### Kafka errors\n")
@@ -346,15 +397,16 @@ mod tests {
                     .map(str::trim)
                     .collect();
                 let number = cells.first()?.parse::<i32>().ok()?;
-                let [_, name, kind, class] = cells.as_slice() else {
-                    panic!("a Kafka errors row has four cells: {line}");
+                let [_, name, kind, class, stored] = cells.as_slice() else {
+                    panic!("a Kafka errors row has five cells: {line}");
                 };
-                Some((
+                Some(Row {
                     number,
-                    name.to_string(),
-                    kind.trim_matches('`').to_string(),
-                    class.to_string(),
-                ))
+                    name: name.to_string(),
+                    kind: kind.trim_matches('`').to_string(),
+                    class: class.to_string(),
+                    stored: stored.to_string(),
+                })
             })
             .collect()
     }
@@ -369,13 +421,20 @@ mod tests {
             rows.len(),
             TABLE.len()
         );
-        for (number, name, kind, class) in &rows {
-            let actual = kind_of_code(code(*number));
-            assert_eq!(actual.as_str(), kind, "{number} {name}: kind");
-            assert_eq!(actual.class().as_str(), class, "{number} {name}: class");
+        for row in &rows {
+            let (number, name) = (row.number, &row.name);
+            let actual = kind_of_code(code(number));
+            assert_eq!(actual.as_str(), row.kind, "{number} {name}: kind");
+            assert_eq!(actual.class().as_str(), row.class, "{number} {name}: class");
+            let error = KafkaError::MessageProduction(code(number));
+            assert_eq!(
+                stored_after(&error).as_str(),
+                row.stored,
+                "{number} {name}: stored"
+            );
         }
-        let documented: HashSet<i32> = rows.iter().map(|r| r.0).collect();
-        for (c, _) in TABLE {
+        let documented: HashSet<i32> = rows.iter().map(|r| r.number).collect();
+        for (c, _, _) in TABLE {
             assert!(documented.contains(&(*c as i32)), "{c:?} is not documented");
         }
     }
@@ -384,5 +443,34 @@ mod tests {
     fn codes_outside_the_table_are_other_and_misconfigured() {
         assert_eq!(kind_of_code(code(30)), ErrorKind::Other); // GROUP_AUTHORIZATION_FAILED
         assert_eq!(ErrorKind::Other.class(), Class::Misconfigured);
+        let unlisted = KafkaError::MessageProduction(code(30));
+        assert_eq!(
+            stored_after(&unlisted),
+            Stored::Maybe,
+            "in doubt unless known"
+        );
+        assert_eq!(stored_after(&KafkaError::Canceled), Stored::Maybe);
+    }
+
+    #[test]
+    fn only_a_record_that_may_have_been_sent_is_in_doubt() {
+        let stored = |code| stored_after(&KafkaError::MessageProduction(code));
+        // Never sent, or refused by the broker.
+        for code in [
+            RDKafkaErrorCode::QueueFull,
+            RDKafkaErrorCode::PurgeQueue,
+            RDKafkaErrorCode::MessageSizeTooLarge,
+            RDKafkaErrorCode::NotEnoughReplicas,
+        ] {
+            assert_eq!(stored(code), Stored::No, "{code:?}");
+        }
+        // Sent, and then the answer was lost.
+        for code in [
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::PurgeInflight,
+            RDKafkaErrorCode::NotEnoughReplicasAfterAppend,
+        ] {
+            assert_eq!(stored(code), Stored::Maybe, "{code:?}");
+        }
     }
 }

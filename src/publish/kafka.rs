@@ -2,10 +2,12 @@
 //!
 //! Settings hookbridge owns: `acks=all` and `enable.idempotence=true` (no acknowledged
 //! record is lost or duplicated by producer retries), and `message.timeout.ms` equal to
-//! `kafka.ack_timeout`, so librdkafka stops retrying a record when its sender is told
-//! 503. (A produce request already on the wire may still be stored by the broker after
-//! that: see docs/reference.md, "One event, one record".) Enqueueing never waits: a
-//! full queue is an immediate 503.
+//! `kafka.delivery_timeout`, longer than `kafka.ack_timeout`: a record whose sender was
+//! answered at its deadline without an ack is in doubt (see [`super::outcome`]), and
+//! librdkafka keeps retrying it — idempotently, so the broker stores it at most once —
+//! until it is acknowledged or the delivery timeout passes. Its fate then decides what
+//! becomes of its event (docs/reference.md, "One event, one record"). Enqueueing never
+//! waits: a full queue is an immediate 503.
 //!
 //! A supervising task asks the broker for metadata every [`PROBE_INTERVAL`] and, with
 //! what the records' outcomes and librdkafka's errors told [`Health`], replaces the
@@ -13,7 +15,8 @@
 //! reports a fatal error, the brokers report another cluster id than before, or records
 //! keep failing while the broker answers — what a broker that restarted without its
 //! state looks like. Nothing acknowledged is lost by a replacement: only records that
-//! were never acked were in the old producer, and their senders got 503.
+//! were never acked were in the old producer; those purged from its queue were never
+//! sent, and those purged in flight stay in doubt until their delivery timeout.
 //!
 //! Beside it, the publisher checks the size limits of the topics it writes to (see
 //! [`super::topics`]) at start, when the topics change and every
@@ -33,11 +36,15 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Statistics};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio::time::Instant as Deadline;
 
-use super::errors::{Class, kind_of, kind_of_code};
+use super::errors::{Class, Stored, kind_of, kind_of_code, stored_after};
 use super::health::{Health, ProducerHealth, Readiness, Replace};
 use super::topics::{self, Finding};
-use super::{Delivery, ErrorKind, Publish, PublishError, Publishing, Record, stats};
+use super::{
+    Delivery, ErrorKind, Fate, Outcome, Publish, PublishError, Publishing, Record, by_deadline,
+    stats,
+};
 use crate::config::{Kafka, PropertyValue};
 use crate::metrics::Metrics;
 
@@ -147,8 +154,9 @@ struct Shared {
     config: ClientConfig,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-    /// A request that stopped waiting after this long counts as an ack timeout.
-    patience: Duration,
+    /// How long librdkafka delivers a record (`message.timeout.ms`): a record in doubt
+    /// is settled by then.
+    delivery_timeout: Duration,
     /// The largest record hookbridge may produce, for the topic limit check.
     max_record_bytes: usize,
     /// The topics the serving config writes to, for the limit check.
@@ -187,9 +195,7 @@ impl KafkaPublisher {
             config,
             metrics,
             health,
-            // The pipeline stops waiting at `ack_timeout`, measured from a moment
-            // before this publisher's own clock starts.
-            patience: kafka.ack_timeout.mul_f64(0.9),
+            delivery_timeout: kafka.delivery_timeout,
             max_record_bytes: kafka.max_record_bytes,
             topics: Mutex::new(topics),
             topics_changed: Notify::new(),
@@ -370,14 +376,15 @@ async fn heartbeat(shared: Arc<Shared>, topic: String, interval: Duration, ack_t
             headers: Vec::new(),
             timestamp: now,
         };
-        let sent = publish(&shared, record);
-        let result = match tokio::time::timeout(ack_timeout, sent).await {
-            Ok(Ok(_)) => "acked",
-            Ok(Err(e)) => {
+        let deadline = Deadline::now() + ack_timeout;
+        let result = match publish(&shared, &record, deadline).await {
+            Outcome::Acked(_) => "acked",
+            Outcome::Failed(e) => {
                 tracing::debug!(topic, error = %e, "heartbeat record failed");
                 "failed"
             }
-            Err(_elapsed) => "failed",
+            // Its fate does not matter: only whether records get through now.
+            Outcome::InDoubt(_) => "failed",
         };
         shared
             .metrics
@@ -440,11 +447,11 @@ pub fn client_config(kafka: &Kafka) -> ClientConfig {
     {
         config.set("message.max.bytes", kafka.max_record_bytes.to_string());
     }
-    let ack_ms = kafka.ack_timeout.as_millis().max(1).to_string();
+    let delivery_ms = kafka.delivery_timeout.as_millis().max(1).to_string();
     config
         .set("acks", "all")
         .set("enable.idempotence", "true")
-        .set("message.timeout.ms", &ack_ms);
+        .set("message.timeout.ms", &delivery_ms);
     config
 }
 
@@ -469,43 +476,12 @@ impl Drop for KafkaPublisher {
     }
 }
 
-/// Tells [`Health`] how one record fared, including when the request stopped waiting
-/// for it (dropped this guard) before the broker answered.
-struct Outcome {
-    health: Arc<Health>,
-    producer: Arc<ProducerHealth>,
-    since: Instant,
-    patience: Duration,
-    settled: bool,
-}
-
-impl Outcome {
-    fn settle(&mut self, topic: &str, result: &Result<Delivery, PublishError>) {
-        self.settled = true;
-        match result {
-            Ok(_) => self.health.acked(&self.producer),
-            Err(e) => {
-                let kind = e.error_kind();
-                self.health
-                    .failed(&self.producer, topic, kind, Instant::now());
-            }
-        }
-    }
-}
-
-impl Drop for Outcome {
-    fn drop(&mut self) {
-        // A request gives up at `kafka.ack_timeout`; one dropped earlier (its client
-        // hung up) says nothing about the broker.
-        if !self.settled && self.since.elapsed() >= self.patience {
-            self.producer.failed(ErrorKind::AckTimeout, Instant::now());
-        }
-    }
-}
-
-/// Hands `record` to the current producer; the future resolves with the broker's
-/// answer, and tells [`Health`] how it went.
-fn publish(shared: &Shared, record: Record) -> Publishing<'static> {
+/// Hands a copy of `record` to the current producer; the future resolves with the
+/// broker's answer or, at `deadline`, with the record in doubt (its fate then comes
+/// within the delivery timeout). Tells [`Health`] how it went: an ack, a failure before
+/// the deadline, or no report by it (an ack timeout); a late ack too, since it shows
+/// that records get through.
+fn publish(shared: &Shared, record: &Record, deadline: Deadline) -> Publishing<'static> {
     let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
     for (key, value) in &record.headers {
         headers = headers.insert(Header {
@@ -521,40 +497,89 @@ fn publish(shared: &Shared, record: Record) -> Publishing<'static> {
         future_record = future_record.key(key);
     }
     let current = shared.current.load();
-    let mut outcome = Outcome {
+    let watch = Watch {
         health: shared.health.clone(),
         producer: current.health.clone(),
-        since: Instant::now(),
-        patience: shared.patience,
-        settled: false,
+        topic: record.topic.clone(),
+        bytes: record.value.len(),
+        deadline,
     };
     // The future does not hold the producer: a replaced one is dropped by the
-    // supervisor, which purges what it still queued (those requests get 503).
+    // supervisor, which purges what it still queued.
     let sent = current
         .producer
         .send_result(future_record)
-        .map_err(|(e, _)| classify(&e));
+        .map_err(|(e, _)| e);
     drop(current);
-    let size = record.value.len();
-    let topic = record.topic;
+    let doubt_until = Deadline::now() + shared.delivery_timeout;
+    let producer = watch.producer.clone();
     Box::pin(async move {
-        let result = match sent {
-            Ok(delivery) => match delivery.await {
-                Ok(Ok(d)) => Ok(Delivery {
+        let delivery = match sent {
+            Ok(delivery) => delivery,
+            // Not enqueued: never sent.
+            Err(e) => return watch.failed_at_once(classify(&e)),
+        };
+        let fate = async move {
+            let fate = match delivery.await {
+                Ok(Ok(d)) => Fate::Acked(Delivery {
                     partition: d.partition,
                     offset: d.offset,
                 }),
-                Ok(Err((e, _))) => Err(classify(&e)),
-                Err(_canceled) => Err(PublishError::Closed),
-            },
-            Err(e) => Err(e),
+                Ok(Err((e, _))) => match stored_after(&e) {
+                    Stored::No => Fate::Lost(classify(&e)),
+                    Stored::Maybe => Fate::Unknown(classify(&e)),
+                },
+                // The producer went away without a report.
+                Err(_canceled) => Fate::Unknown(PublishError::Closed),
+            };
+            watch.settled(&fate);
+            fate
         };
-        if let Err(e) = &result {
-            refused(&topic, size, e);
+        let outcome = by_deadline(fate, deadline, doubt_until).await;
+        if let Outcome::InDoubt(doubt) = &outcome
+            && doubt.failure().is_none()
+        {
+            producer.failed(ErrorKind::AckTimeout, Instant::now());
         }
-        outcome.settle(&topic, &result);
-        result
+        outcome
     })
+}
+
+/// What [`Health`] hears of one record, and the log line of a record Kafka refused.
+struct Watch {
+    health: Arc<Health>,
+    producer: Arc<ProducerHealth>,
+    topic: Arc<str>,
+    bytes: usize,
+    /// When the caller stopped waiting: a failure reported after it was already
+    /// counted as an ack timeout.
+    deadline: Deadline,
+}
+
+impl Watch {
+    /// A record the producer did not take.
+    fn failed_at_once(self, error: PublishError) -> Outcome {
+        refused(&self.topic, self.bytes, &error);
+        let kind = error.error_kind();
+        self.health
+            .failed(&self.producer, &self.topic, kind, Instant::now());
+        Outcome::Failed(error)
+    }
+
+    /// A record's fate: an ack whenever it comes, a failure only before the deadline.
+    fn settled(&self, fate: &Fate) {
+        match fate {
+            Fate::Acked(_) => self.health.acked(&self.producer),
+            Fate::Lost(e) | Fate::Unknown(e) => {
+                refused(&self.topic, self.bytes, e);
+                if Deadline::now() < self.deadline {
+                    let kind = e.error_kind();
+                    self.health
+                        .failed(&self.producer, &self.topic, kind, Instant::now());
+                }
+            }
+        }
+    }
 }
 
 /// Logs a record Kafka will never take, or a topic that refuses records: the sender
@@ -574,8 +599,8 @@ fn refused(topic: &str, bytes: usize, error: &PublishError) {
 }
 
 impl Publish for KafkaPublisher {
-    fn publish(&self, record: Record) -> Publishing<'_> {
-        publish(&self.shared, record)
+    fn publish(&self, record: &Record, deadline: Deadline) -> Publishing<'_> {
+        publish(&self.shared, record, deadline)
     }
 
     fn readiness(&self) -> Readiness {
@@ -631,6 +656,7 @@ mod tests {
             topic_template: "t.{environment}.{event}".into(),
             deadletter_topic_template: "t.{environment}.dl".into(),
             ack_timeout: Duration::from_millis(2500),
+            delivery_timeout: Duration::from_secs(90),
             envelope: crate::envelope::Mode::Structured,
             properties: properties
                 .into_iter()
@@ -666,7 +692,7 @@ mod tests {
             ("bootstrap.servers", "b1:9093,b2:9093"),
             ("acks", "all"),
             ("enable.idempotence", "true"),
-            ("message.timeout.ms", "2500"),
+            ("message.timeout.ms", "90000"),
             ("statistics.interval.ms", "15000"),
             ("enable.sparse.connections", "false"),
             ("message.max.bytes", "1594712"),

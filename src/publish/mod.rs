@@ -1,18 +1,21 @@
 //! Publishing records and waiting for the broker's acknowledgement.
 //!
 //! [`Publish`] is the seam between the request pipeline and Kafka: the pipeline hands
-//! over a [`Record`] and gets a [`Delivery`] only once the broker acknowledged it. The
-//! real implementation is [`kafka::KafkaPublisher`]; handler tests use a fake. The
-//! pipeline, not the publisher, bounds the wait (`kafka.ack_timeout`).
+//! over a [`Record`] with the moment it stops waiting, and gets a [`Delivery`] only once
+//! the broker acknowledged it — or, at that deadline, a record [in doubt](InDoubt) whose
+//! fate comes later (see [`outcome`]). The real implementation is
+//! [`kafka::KafkaPublisher`]; handler tests use a fake built on [`by_deadline`].
 
 mod errors;
 mod health;
 pub mod kafka;
+pub mod outcome;
 mod stats;
 pub mod topics;
 
-pub use errors::{Class, ErrorKind, TABLE as ERROR_TABLE};
+pub use errors::{Class, ErrorKind, Stored, TABLE as ERROR_TABLE};
 pub use health::{READY_WITHIN, Readiness, STUCK_AFTER};
+pub use outcome::{Fate, InDoubt, Outcome, by_deadline};
 
 use bytes::Bytes;
 
@@ -22,6 +25,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 /// A record for a topic.
 #[derive(Debug, Clone)]
@@ -123,13 +128,15 @@ impl fmt::Display for PublishError {
 impl std::error::Error for PublishError {}
 
 /// The future of one publication.
-pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<Delivery, PublishError>> + Send + 'a>>;
+pub type Publishing<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// Something that stores records durably and says when it has.
 pub trait Publish: Send + Sync + 'static {
-    /// Hands `record` over; resolves once the broker acknowledged it (or refused it).
-    /// Enqueueing never blocks: a full queue is an immediate `QueueFull`.
-    fn publish(&self, record: Record) -> Publishing<'_>;
+    /// Hands `record` over (a copy of it: the caller keeps its own); resolves once the
+    /// broker acknowledged it or refused it, and at `deadline` at the latest, with the
+    /// record then [in doubt](Outcome::InDoubt). Enqueueing never blocks: a full queue is
+    /// an immediate `QueueFull`.
+    fn publish(&self, record: &Record, deadline: Instant) -> Publishing<'_>;
 
     /// Whether records get acknowledged, for `/readyz`.
     fn readiness(&self) -> Readiness;

@@ -124,7 +124,7 @@ pub async fn run(
         Err(e) => return (report, Err(Error::Producer(e))),
     };
     let publishing = publisher.as_ref().map(|p| p as &dyn Publish);
-    let mut window = Window::new(publishing, report);
+    let mut window = Window::new(publishing, config.kafka.ack_timeout, report);
     let read = examine_all(config, &mut reader, &mut window, options, progress).await;
     window.drain().await;
     let committed = match (options.dry_run, window.take_commits()) {

@@ -10,7 +10,9 @@
 //! keeps a long redrive from waiting one acknowledgement at a time.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::letter::{Unreadable, Verdict};
@@ -63,6 +65,9 @@ struct Entry<'p> {
 /// The records in flight; `publisher` is `None` in a dry run.
 pub struct Window<'p> {
     publisher: Option<&'p dyn Publish>,
+    /// How long a record's ack is waited for before it is in doubt (then its fate is
+    /// waited for: a redrive can wait).
+    ack_timeout: Duration,
     entries: VecDeque<Entry<'p>>,
     bytes: usize,
     /// The next offset to read, per (topic, partition), of what is settled.
@@ -75,11 +80,12 @@ pub struct Window<'p> {
 }
 
 impl<'p> Window<'p> {
-    /// An empty window that publishes through `publisher` (none: a dry run) and counts
-    /// into `report`.
-    pub fn new(publisher: Option<&'p dyn Publish>, report: Report) -> Self {
+    /// An empty window that publishes through `publisher` (none: a dry run), with acks
+    /// due within `ack_timeout`, and counts into `report`.
+    pub fn new(publisher: Option<&'p dyn Publish>, ack_timeout: Duration, report: Report) -> Self {
         Window {
             publisher,
+            ack_timeout,
             entries: VecDeque::new(),
             bytes: 0,
             committable: BTreeMap::new(),
@@ -107,7 +113,7 @@ impl<'p> Window<'p> {
                     id,
                     topic,
                     bytes,
-                    publishing: publisher.publish(record),
+                    publishing: publisher.publish(&record, Instant::now() + self.ack_timeout),
                 }
             }
         };
@@ -157,7 +163,7 @@ impl<'p> Window<'p> {
                 bytes,
                 publishing,
             } => {
-                let result = publishing.await;
+                let result = publishing.await.settled().await;
                 self.bytes -= bytes;
                 match result {
                     Ok(_) => Outcome::Republished,

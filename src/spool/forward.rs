@@ -13,9 +13,12 @@
 //! `rejected`, rather than blocking the spool for ever; a misconfiguration (rights,
 //! a missing topic) is retried, since fixing it delivers the records. The acknowledged prefix becomes the spool's cursor.
 //!
-//! Delivery is at least once: an attempt that timed out may still have landed, and is
-//! then published again (with the same CloudEvents id, so consumers deduplicating by
-//! `source` + `id` see one event).
+//! Delivery is at least once: an attempt in doubt is waited for until its fate is known
+//! (so a record that may yet be stored is not published twice by the forwarder), but
+//! one whose fate stays unknown is published again, and so is a record acknowledged
+//! just before a crash (with the same CloudEvents id, so consumers deduplicating by
+//! `source` + `id` see one event). A record spooled while its event's first copy was in
+//! doubt is not published when that copy turns out to be stored ([`super::Doubts`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -28,7 +31,7 @@ use tokio::time::Instant;
 use super::reader::{Read, Reader};
 use super::{Entry, Spool};
 use crate::backoff::Backoff;
-use crate::publish::{Class, Delivery, Publish, PublishError};
+use crate::publish::{Class, Publish, PublishError};
 
 /// How the forwarder finds the publisher in use now (a config reload may replace it).
 pub type PublisherSource = Arc<dyn Fn() -> Arc<dyn Publish> + Send + Sync>;
@@ -41,9 +44,12 @@ const AGE_TICK: Duration = Duration::from_secs(1);
 pub struct Forwarding {
     /// Records published at once (each of a different partition key).
     pub concurrency: usize,
-    /// How long one attempt may wait for its ack before it counts as failed. The
-    /// producer gives up by itself at `kafka.ack_timeout`; this only guards against a
-    /// publisher that never answers.
+    /// How long an attempt waits for its ack before its record is in doubt; the
+    /// attempt then waits for the record's fate (known within `kafka.delivery_timeout`),
+    /// so that a record that may still be stored is not published a second time.
+    pub ack_timeout: Duration,
+    /// How long one attempt may take in all before it counts as failed: only a guard
+    /// against a publisher that never settles a record.
     pub attempt_timeout: Duration,
     /// The pause after a first failure.
     pub first_backoff: Duration,
@@ -52,12 +58,14 @@ pub struct Forwarding {
 }
 
 impl Forwarding {
-    /// The settings for a producer whose acks wait at most `ack_timeout`: 32 records
-    /// in flight, attempts bounded at `ack_timeout` + 1 s, pauses from 100 ms to 5 s.
-    pub fn new(ack_timeout: Duration) -> Forwarding {
+    /// The settings for a producer whose acks are due within `ack_timeout` and whose
+    /// records are settled within `delivery_timeout`: 32 records in flight, attempts
+    /// bounded at `delivery_timeout` + 1 s, pauses from 100 ms to 5 s.
+    pub fn new(ack_timeout: Duration, delivery_timeout: Duration) -> Forwarding {
         Forwarding {
             concurrency: 32,
-            attempt_timeout: ack_timeout + Duration::from_secs(1),
+            ack_timeout,
+            attempt_timeout: delivery_timeout + Duration::from_secs(1),
             first_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
         }
@@ -126,7 +134,17 @@ enum Wake {
 }
 
 /// The outcome of one attempt.
-type Attempt = Result<Delivery, PublishError>;
+type Attempt = Result<Forwarded, PublishError>;
+
+/// How a record left the spool.
+#[derive(Debug)]
+enum Forwarded {
+    /// The broker acknowledged it.
+    Acked,
+    /// Not published: its event's first copy, in doubt when it was spooled, was stored
+    /// (see [`super::Doubts`]).
+    Landed,
+}
 
 /// One forwarding loop's state: what was read and not yet acknowledged.
 struct Run<'f> {
@@ -217,15 +235,26 @@ impl<'f> Run<'f> {
         }
     }
 
-    /// Publishes one record in a task of its own, bounded by `attempt_timeout`.
+    /// Publishes one record in a task of its own, waiting for its fate if it is in
+    /// doubt, bounded by `attempt_timeout`.
     fn launch(&mut self, seq: u64, entry: Entry) {
         let publisher = (self.forwarder.publisher)();
+        let settings = self.forwarder.settings;
         let record = entry.record.clone();
-        let timeout = self.forwarder.settings.attempt_timeout;
+        let (doubts, dedup_key) = (
+            self.forwarder.spool.doubts().clone(),
+            entry.dedup_key.clone(),
+        );
         let handle = self.tasks.spawn(async move {
-            tokio::time::timeout(timeout, publisher.publish(record))
+            if doubts.landed(&dedup_key).await {
+                return Ok(Forwarded::Landed);
+            }
+            let deadline = Instant::now() + settings.ack_timeout;
+            let settled = async { publisher.publish(&record, deadline).await.settled().await };
+            tokio::time::timeout(settings.attempt_timeout, settled)
                 .await
                 .unwrap_or(Err(PublishError::TimedOut))
+                .map(|_delivery| Forwarded::Acked)
         });
         self.task_seq.insert(handle.id(), seq);
         self.flying.insert(seq, entry);
@@ -246,11 +275,15 @@ impl<'f> Run<'f> {
         };
         let metrics = self.forwarder.spool.metrics();
         match attempt {
-            Ok(_) => {
+            Ok(Forwarded::Acked) => {
                 if let Some(failures) = self.backoff.succeeded() {
                     tracing::info!(failures, "spool forwarding works again");
                 }
                 metrics.spool_forwarded.with_label_values(&["acked"]).inc();
+            }
+            Ok(Forwarded::Landed) => {
+                tracing::debug!(id = %entry.id, "spooled record's first copy was stored; not published again");
+                metrics.spool_forwarded.with_label_values(&["landed"]).inc();
             }
             Err(error) if error.class() == Class::Refused => {
                 tracing::error!(id = %entry.id, topic = %entry.record.topic, bytes = entry.record.value.len(), kind = error.kind(), "spooled record refused by Kafka for good; removed from the spool");

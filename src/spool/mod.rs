@@ -41,6 +41,7 @@
 //! - `lock`: held (`flock`) while a process has the spool open.
 
 mod cursor;
+mod doubt;
 mod format;
 mod forward;
 mod reader;
@@ -52,6 +53,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use doubt::{Doubts, Pending};
 pub use forward::{Drained, Forwarder, Forwarding, PublisherSource};
 
 use std::fmt;
@@ -174,6 +176,7 @@ pub struct Recovered {
 /// The open spool. Share it (`Arc`) between the pipeline and the [`Forwarder`].
 pub struct Spool {
     shared: Arc<Shared>,
+    doubts: Arc<Doubts>,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     _lock: File,
@@ -242,6 +245,7 @@ impl Spool {
         Ok((
             Spool {
                 shared,
+                doubts: Arc::default(),
                 jobs: Some(jobs),
                 writer: Some(thread),
                 _lock: lock,
@@ -317,6 +321,11 @@ impl Spool {
         self.shared
             .max_bytes
             .saturating_sub(usage.disk + usage.queued)
+    }
+
+    /// The spooled records whose first publication is in doubt (see [`Doubts`]).
+    pub fn doubts(&self) -> &Arc<Doubts> {
+        &self.doubts
     }
 
     /// Whether a failed sync broke the spool: every append is refused until a restart.

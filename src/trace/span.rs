@@ -250,6 +250,17 @@ impl Producer {
         span.end();
     }
 
+    /// Ends the span: Kafka did not take the record in time and it was kept in the
+    /// spool, to be forwarded later (`hookbridge.spooled`); no partition or offset yet.
+    pub fn spooled(mut self) {
+        let span = &mut self.span;
+        if !span.is_recording() {
+            return;
+        }
+        span.set_attribute(KeyValue::new("hookbridge.spooled", true));
+        span.end();
+    }
+
     /// Ends the span: the record was not acknowledged, for `reason`.
     pub fn failed(mut self, reason: &'static str) {
         let span = &mut self.span;

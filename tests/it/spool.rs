@@ -1,7 +1,7 @@
 //! The spool's forwarder against a real broker: spooled records reach Kafka through
 //! the real producer, each site's in the order spooled, also across a broker pause;
-//! and a restarted spool resumes where the acks stopped. (Wiring the spool into the
-//! request pipeline, and its HTTP answers, come with phase 2 of the spool.)
+//! and a restarted spool resumes where the acks stopped. The spool in the request
+//! path, with its HTTP answers, is `spooling`'s.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -43,10 +43,10 @@ fn spool_config(dir: &Path) -> config::Spool {
 }
 
 /// A real producer for `broker`, with the test config's short ack timeout.
-fn publisher(broker: &Broker, metrics: &Arc<Metrics>) -> (PublisherSource, Duration) {
+fn publisher(broker: &Broker, metrics: &Arc<Metrics>) -> (PublisherSource, Forwarding) {
     let toml = support::config(broker, "", credential::none("open"));
     let config = Config::parse(&toml, Path::new("."), &|_| None).unwrap();
-    let ack_timeout = config.kafka.ack_timeout;
+    let forwarding = Forwarding::new(config.kafka.ack_timeout, config.kafka.delivery_timeout);
     let producer: Arc<dyn Publish> = Arc::new(
         KafkaPublisher::new(
             &config.kafka,
@@ -56,7 +56,7 @@ fn publisher(broker: &Broker, metrics: &Arc<Metrics>) -> (PublisherSource, Durat
         )
         .unwrap(),
     );
-    (Arc::new(move || producer.clone()), ack_timeout)
+    (Arc::new(move || producer.clone()), forwarding)
 }
 
 async fn append_numbered(spool: &Spool, topic: &str, range: std::ops::Range<usize>) {
@@ -119,12 +119,8 @@ async fn spooled_records_reach_kafka_in_site_order_across_a_broker_pause() {
     let metrics = Arc::new(Metrics::new());
     let (spool, _) = Spool::open(&spool_config(dir.path()), metrics.clone()).unwrap();
     let spool = Arc::new(spool);
-    let (source, ack_timeout) = publisher(&broker, &metrics);
-    let forwarder = Arc::new(Forwarder::new(
-        spool.clone(),
-        source,
-        Forwarding::new(ack_timeout),
-    ));
+    let (source, forwarding) = publisher(&broker, &metrics);
+    let forwarder = Arc::new(Forwarder::new(spool.clone(), source, forwarding));
 
     // Forwarding while the broker answers...
     append_numbered(&spool, &topic, 0..40).await;
@@ -136,7 +132,9 @@ async fn spooled_records_reach_kafka_in_site_order_across_a_broker_pause() {
     // ...and while it is paused: nothing is removed, the records wait their turn.
     broker.pause();
     append_numbered(&spool, &topic, 40..80).await;
-    let drained = forwarder.drain(Instant::now() + ack_timeout * 2).await;
+    let drained = forwarder
+        .drain(Instant::now() + forwarding.ack_timeout * 2)
+        .await;
     assert!(
         drained.remaining > 0,
         "nothing can be acked by a paused broker"
@@ -160,12 +158,12 @@ async fn a_reopened_spool_forwards_only_what_was_not_acked() {
     let dir = tempfile::tempdir().unwrap();
     let topic = format!("spool-{}", uuid::Uuid::now_v7());
     let metrics = Arc::new(Metrics::new());
-    let (source, ack_timeout) = publisher(&broker, &metrics);
+    let (source, forwarding) = publisher(&broker, &metrics);
     {
         let (spool, _) = Spool::open(&spool_config(dir.path()), metrics.clone()).unwrap();
         let spool = Arc::new(spool);
         append_numbered(&spool, &topic, 0..25).await;
-        let forwarder = Forwarder::new(spool.clone(), source.clone(), Forwarding::new(ack_timeout));
+        let forwarder = Forwarder::new(spool.clone(), source.clone(), forwarding);
         assert_eq!(
             forwarder
                 .drain(Instant::now() + Duration::from_secs(30))
@@ -177,7 +175,7 @@ async fn a_reopened_spool_forwards_only_what_was_not_acked() {
     }
     let (spool, recovered) = Spool::open(&spool_config(dir.path()), metrics.clone()).unwrap();
     assert_eq!(recovered.records, 25);
-    let forwarder = Forwarder::new(Arc::new(spool), source, Forwarding::new(ack_timeout));
+    let forwarder = Forwarder::new(Arc::new(spool), source, forwarding);
     assert_eq!(
         forwarder
             .drain(Instant::now() + Duration::from_secs(30))

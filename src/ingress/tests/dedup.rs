@@ -7,7 +7,7 @@ use crate::dedup::EventKey;
 use crate::ingress::DEDUPLICATED;
 
 /// Like `CONFIG`, with room for several requests at once.
-const WIDE: &str = r#"
+pub(super) const WIDE: &str = r#"
 [server]
 max_inflight = 64
 [kafka]
@@ -136,10 +136,101 @@ async fn futures_poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output
     .await
 }
 
+fn in_doubt(state: &State, fate: &str) -> u64 {
+    state
+        .metrics
+        .records_in_doubt
+        .with_label_values(&[fate])
+        .get()
+}
+
+/// Lets the tasks of a paused runtime run until `done` holds (time does not move).
+async fn until(done: impl Fn() -> bool) {
+    while !done() {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_failed_first_copy_lets_the_next_one_publish() {
+async fn a_record_in_doubt_holds_its_event_and_a_late_ack_answers_the_retry() {
+    let gate = Arc::new(Notify::new());
+    let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
+    let state = state_with(fake.clone(), WIDE);
+    let started = tokio::time::Instant::now();
+    let first = handle(&state, None, copy()).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(5),
+        "at the ack timeout"
+    );
+    assert_eq!(state.dedup().len(), 1, "the event stays claimed");
+    assert_eq!(state.metrics.inflight.get(), 1, "its permit stays held");
+
+    gate.notify_one();
+    until(|| state.metrics.inflight.get() == 0).await;
+    let (status, headers, body) = json(handle(&state, None, copy()).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[&DEDUPLICATED], "true");
+    assert_eq!(body["offset"], 0);
+    assert_eq!(fake.records().len(), 1, "no second record");
+    assert_eq!(in_doubt(&state, "acked"), 1);
+    let published = &state.metrics.events_published;
+    let labels = ["stage-transition", "production", "engine"];
+    assert_eq!(published.with_label_values(&labels).get(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_while_the_record_is_in_doubt_waits_for_it() {
+    let gate = Arc::new(Notify::new());
+    let fake = FakePublisher::new(Behaviour::Gate(gate.clone()));
+    let state = state_with(fake.clone(), WIDE);
+    let first = handle(&state, None, copy()).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // A retry before the fate is known waits for it, as long as for an ack.
+    let started = tokio::time::Instant::now();
+    let waited = handle(&state, None, copy()).await;
+    assert_eq!(waited.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(fake.records().len(), 1);
+    let retry = {
+        let state = state.clone();
+        tokio::spawn(async move { json(handle(&state, None, copy()).await).await })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    gate.notify_one();
+    let (status, headers, _) = retry.await.unwrap();
+    assert_eq!(
+        (status, &headers[&DEDUPLICATED]),
+        (StatusCode::OK, &"true".parse().unwrap())
+    );
+    assert_eq!(fake.records().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_in_doubt_that_was_not_stored_frees_its_event() {
+    let gate = Arc::new(Notify::new());
+    let lost = Fate::Lost(PublishError::Closed);
+    let fake = FakePublisher::new(Behaviour::Late(gate.clone(), lost));
+    let state = state_with(fake.clone(), WIDE);
+    let first = handle(&state, None, copy()).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    gate.notify_one();
+    until(|| state.metrics.inflight.get() == 0).await;
+    assert_eq!(state.dedup().len(), 0, "the event is free again");
+    assert_eq!(in_doubt(&state, "lost"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_whose_fate_stays_unknown_frees_its_event_at_the_delivery_timeout() {
     let state = state_with(FakePublisher::new(Behaviour::Hang), WIDE);
     let first = handle(&state, None, copy()).await;
     assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(state.dedup().len(), 0, "the ack timeout released the event");
+    tokio::time::sleep(FAKE_DOUBT - Duration::from_secs(1)).await;
+    assert_eq!(state.dedup().len(), 1, "still in doubt");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    until(|| state.metrics.inflight.get() == 0).await;
+    assert_eq!(state.dedup().len(), 0, "released at the delivery timeout");
+    assert_eq!(in_doubt(&state, "unknown"), 1);
 }

@@ -15,7 +15,7 @@ struct Fake {
 }
 
 impl Publish for Fake {
-    fn publish(&self, record: Record) -> Publishing<'_> {
+    fn publish(&self, record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
         self.seen.lock().unwrap().push(record.topic.to_string());
         let refused = self
             .refuse
@@ -24,13 +24,14 @@ impl Publish for Fake {
             .map(|(_, e)| e.clone());
         Box::pin(async move {
             tokio::task::yield_now().await;
-            match refused {
+            let result = match refused {
                 Some(e) => Err(e),
                 None => Ok(Delivery {
                     partition: 0,
                     offset: 0,
                 }),
-            }
+            };
+            result.into()
         })
     }
 
@@ -69,7 +70,7 @@ fn still_failing() -> Result<(Uuid, Verdict), Unreadable> {
 #[tokio::test]
 async fn settled_records_are_committable_up_to_the_last_of_each_partition() {
     let fake = Fake::default();
-    let mut window = Window::new(Some(&fake), Report::default());
+    let mut window = Window::new(Some(&fake), Duration::from_secs(5), Report::default());
     window.push(at(0, 5), republish("events")).await;
     window.push(at(1, 9), still_failing()).await;
     window.push(at(0, 6), Err(Unreadable::NotCloudEvent)).await;
@@ -96,7 +97,7 @@ async fn a_record_the_brokers_did_not_take_blocks_its_partition_and_stops_the_ru
         refuse: vec![("down", PublishError::TimedOut)],
         ..Fake::default()
     };
-    let mut window = Window::new(Some(&fake), Report::default());
+    let mut window = Window::new(Some(&fake), Duration::from_secs(5), Report::default());
     window.push(at(0, 1), republish("events")).await;
     window.push(at(0, 2), republish("down")).await;
     window.push(at(0, 3), republish("events")).await;
@@ -123,7 +124,7 @@ async fn a_record_too_large_for_its_topic_stays_a_dead_letter() {
         refuse: vec![("small", PublishError::MessageTooLarge)],
         ..Fake::default()
     };
-    let mut window = Window::new(Some(&fake), Report::default());
+    let mut window = Window::new(Some(&fake), Duration::from_secs(5), Report::default());
     window.push(at(0, 0), republish("small")).await;
     window.drain().await;
     assert!(!window.failed());
@@ -134,7 +135,7 @@ async fn a_record_too_large_for_its_topic_stays_a_dead_letter() {
 
 #[tokio::test]
 async fn a_dry_run_publishes_nothing() {
-    let mut window = Window::new(None, Report::default());
+    let mut window = Window::new(None, Duration::from_secs(5), Report::default());
     window.push(at(0, 0), republish("events")).await;
     window.drain().await;
     let total = window.report().total();
@@ -144,7 +145,7 @@ async fn a_dry_run_publishes_nothing() {
 #[tokio::test]
 async fn at_most_max_records_are_in_flight() {
     let fake = Fake::default();
-    let mut window = Window::new(Some(&fake), Report::default());
+    let mut window = Window::new(Some(&fake), Duration::from_secs(5), Report::default());
     for offset in 0..(MAX_RECORDS as i64 + 10) {
         window.push(at(0, offset), republish("events")).await;
         assert!(window.entries.len() <= MAX_RECORDS);

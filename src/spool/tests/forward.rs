@@ -66,7 +66,7 @@ impl Drop for Flight<'_> {
 }
 
 impl Publish for Fake {
-    fn publish(&self, record: Record) -> Publishing<'_> {
+    fn publish(&self, record: &Record, _deadline: tokio::time::Instant) -> Publishing<'_> {
         let n: u64 = String::from_utf8_lossy(&record.headers[0].1)
             .parse()
             .unwrap();
@@ -86,7 +86,7 @@ impl Publish for Fake {
         };
         Box::pin(async move {
             let _flight = Flight { fake: self, key };
-            match behaviour {
+            let result = match behaviour {
                 Behaviour::Ack(after) => {
                     tokio::time::sleep(after).await;
                     self.seen.lock().unwrap().acked.push(n);
@@ -96,8 +96,10 @@ impl Publish for Fake {
                     })
                 }
                 Behaviour::Fail(e) => Err(e),
+                // A publisher that never answers, not even at the deadline.
                 Behaviour::Hang => std::future::pending().await,
-            }
+            };
+            result.into()
         })
     }
 
@@ -111,6 +113,7 @@ impl Publish for Fake {
 fn quick() -> Forwarding {
     Forwarding {
         concurrency: 8,
+        ack_timeout: Duration::from_millis(200),
         attempt_timeout: Duration::from_millis(300),
         first_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(40),
@@ -334,4 +337,45 @@ async fn a_restart_forwards_what_was_not_acknowledged() {
     let mut acked = fake.acked();
     acked.sort_unstable();
     assert_eq!(acked, (10..30).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_record_whose_first_copy_landed_is_removed_without_a_second_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _, metrics) = open(&settings(dir.path(), 1 << 26, 8192));
+    let spool = Arc::new(spool);
+    let entries: Vec<Entry> = (0..3).map(|n| entry(n, 200, 3)).collect();
+    // Records 0 and 1 were spooled while their first copies were in doubt.
+    let landed = spool.doubts().register(entries[0].dedup_key.clone());
+    let lost = spool.doubts().register(entries[1].dedup_key.clone());
+    for r in append_all(&spool, &entries).await {
+        r.unwrap();
+    }
+    let fake = Fake::new(|_, _| Behaviour::Ack(Duration::ZERO));
+    let forwarder = forwarder(&spool, &fake, quick());
+    let forwarding = {
+        let (forwarder, spool) = (forwarder.clone(), spool.clone());
+        tokio::spawn(async move { forward_all(&forwarder, &spool).await })
+    };
+    // The forwarder waits for the fates; record 2 does not.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.acked() != [2] {
+        assert!(
+            Instant::now() < deadline,
+            "record 2 not forwarded: {:?}",
+            fake.acked()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    landed.landed(true);
+    lost.landed(false);
+    forwarding.await.unwrap();
+    assert_eq!(
+        fake.acked(),
+        [2, 1],
+        "record 0 was stored by its first copy"
+    );
+    let forwarded = |result| metrics.spool_forwarded.with_label_values(&[result]).get();
+    assert_eq!((forwarded("acked"), forwarded("landed")), (2, 1));
+    assert!(spool.doubts().is_empty());
 }

@@ -174,6 +174,13 @@ impl Process {
         status
     }
 
+    /// Kills hookbridge at once (`kill -9`: no handler, no flush, no drain) and waits
+    /// for the rest of its stderr.
+    pub async fn kill(&mut self) {
+        self.child.kill().expect("kill -9 hookbridge");
+        self.wait_exit(PATIENCE).await;
+    }
+
     /// Stops hookbridge with SIGTERM and asserts that it exits 0 in time.
     pub async fn terminate(&mut self) {
         self.signal(Signal::Term).await;
