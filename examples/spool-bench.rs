@@ -74,6 +74,7 @@ async fn run(args: &Args, appenders: u64) -> (f64, f64, Histogram<u64>) {
         dir: dir.path().to_path_buf(),
         max_bytes: 1 << 40,
         segment_bytes: 16 << 20,
+        drain_timeout: std::time::Duration::from_secs(30),
     };
     let (spool, _) = Spool::open(&config, metrics.clone()).unwrap();
     let spool = Arc::new(spool);

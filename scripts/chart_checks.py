@@ -211,8 +211,8 @@ def check_persistence(p, docs):
 
     config = one(docs, "ConfigMap", "hookbridge")["data"]["hookbridge.toml"]
     spool = tomllib.loads(config).get("spool")
-    p.expect(spool == {"dir": "/var/lib/hookbridge/spool", "max_bytes": int(20 * 2**30 * 0.85)},
-             f"[spool] on the volume, max_bytes 85 % of 20Gi: {spool}")
+    p.expect(spool == {"dir": "/var/lib/hookbridge/spool", "max_bytes": int(20 * 2**30 * 0.85), "drain_timeout": "60s"},
+             f"[spool] on the volume, max_bytes 85 % of 20Gi, persistence.drainTimeout: {spool}")
 
     hpa = one(docs, "HorizontalPodAutoscaler")["spec"]
     p.expect(hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"]},

@@ -189,8 +189,8 @@ check_helm_rejects() {
   expect_render_failure "a volume the non-root user cannot write" "persistence.enabled needs podSecurityContext.fsGroup" \
     "${persist[@]}" --set podSecurityContext.fsGroup=null
   expect_render_failure "a grace period without time to drain the spool" \
-    "persistence.terminationGracePeriodSeconds (45) must be at least" "${persist[@]}" \
-    --set persistence.terminationGracePeriodSeconds=45
+    "persistence.terminationGracePeriodSeconds (90) must exceed preStopSleepSeconds + config.server.shutdown_grace + persistence.drainTimeout + config.kafka.ack_timeout (the Kafka flush): 90 s" \
+    "${persist[@]}" --set persistence.terminationGracePeriodSeconds=90
 }
 
 check_chart_readme() {

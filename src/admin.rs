@@ -173,6 +173,7 @@ mod tests {
             dir: dir.to_path_buf(),
             max_bytes,
             segment_bytes: 1 << 16,
+            drain_timeout: std::time::Duration::from_secs(30),
         };
         Spool::open(&settings, Arc::new(Metrics::new())).unwrap().0
     }

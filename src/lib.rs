@@ -140,7 +140,7 @@ impl std::error::Error for Error {}
 
 /// Runs hookbridge with a Kafka producer until `shutdown` resolves: readiness turns
 /// off, the listener closes, requests in flight finish within `server.shutdown_grace`,
-/// the spool (if any) is drained to Kafka within what is left of the grace, and the
+/// the spool (if any) is drained to Kafka within `spool.drain_timeout`, and the
 /// producer is flushed. A config read from a file (see
 /// [`Config::load`]) is reloaded live on SIGHUP and when its files change.
 pub async fn run(
@@ -164,6 +164,7 @@ pub async fn run_traced(
     let connect = kafka_connect(metrics.clone());
     let publisher = connect(&config).map_err(Error::Kafka)?;
     let traces = start_traces(traces.as_ref())?;
+    let drain_timeout = config.spool.as_ref().map(|s| s.drain_timeout);
     let spool = match config.spool.clone() {
         Some(settings) => Some(open_spool(settings, metrics.clone()).await?),
         None => None,
@@ -180,7 +181,9 @@ pub async fn run_traced(
         state = state.with_spool(spool.clone());
     }
     let state = Arc::new(state);
-    let forwarder = spool.map(|spool| Forwarding::start(spool, &state, forwarding));
+    let forwarder = spool.zip(drain_timeout).map(|(spool, drain_timeout)| {
+        (Forwarding::start(spool, &state, forwarding), drain_timeout)
+    });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -205,12 +208,10 @@ pub async fn run_traced(
     // bound addresses from this line, then may signal at once.
     tracing::info!(%listen, admin = %admin_addr, version = env!("CARGO_PKG_VERSION"), "hookbridge listening");
 
-    let (shutdown_began, began) = tokio::sync::oneshot::channel();
     let draining = {
         let state = state.clone();
         async move {
             shutdown.await;
-            let _ = shutdown_began.send(tokio::time::Instant::now());
             state.start_draining();
         }
     };
@@ -219,10 +220,11 @@ pub async fn run_traced(
     if let Some(reloader) = reloader {
         let _ = reloader.await;
     }
-    if let Some(forwarder) = forwarder {
-        let began = began.await.unwrap_or_else(|_| tokio::time::Instant::now());
+    if let Some((forwarder, drain_timeout)) = forwarder {
+        // The requests in flight are answered: what is left of the spool gets its own
+        // window, so a drain never shortens the requests' grace or the reverse.
         forwarder
-            .drain(began + state.app().server.shutdown_grace)
+            .drain(tokio::time::Instant::now() + drain_timeout)
             .await;
     }
 
@@ -325,7 +327,7 @@ impl Forwarding {
             Ok(_) if remaining == 0 => tracing::info!("spool drained"),
             _ => tracing::warn!(
                 remaining,
-                "spool not drained within server.shutdown_grace; the records stay for the next start"
+                "spool not drained within spool.drain_timeout; the records stay for the next start"
             ),
         }
     }

@@ -182,6 +182,9 @@ pub struct Spool {
     /// A segment file is closed and a new one started past this size; a segment is
     /// deleted once all its records are forwarded.
     pub segment_bytes: u64,
+    /// At shutdown, once the requests in flight are answered, how long the forwarder
+    /// may keep forwarding what is left before hookbridge exits anyway.
+    pub drain_timeout: Duration,
 }
 
 /// Keys hookbridge sets itself; `kafka.properties` may not override them.

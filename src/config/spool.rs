@@ -2,6 +2,7 @@
 //! much of the disk they may use. Absent: no spool.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::read::{Ctx, Section};
 use super::{Config, Spool};
@@ -18,6 +19,12 @@ const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 
 /// The largest `spool.max_bytes` (1 PiB): a bound on typos, not on disks.
 const MAX_SPOOL_BYTES: u64 = 1 << 50;
+
+/// The default `spool.drain_timeout`: what a pod's default grace period leaves.
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest `spool.drain_timeout`: a bound on typos, not on spools.
+const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Room for what a spooled record adds to the largest Kafka record: its id, dedup
 /// key, topic and framing.
@@ -43,6 +50,10 @@ pub(super) fn read(mut s: Section<'_, '_, '_>) -> Option<Spool> {
         );
     }
     let max_bytes = s.integer("max_bytes", 0, 1, MAX_SPOOL_BYTES);
+    let drain_timeout = s.duration("drain_timeout", DEFAULT_DRAIN_TIMEOUT);
+    if drain_timeout > MAX_DRAIN_TIMEOUT {
+        s.error("drain_timeout", "must be at most 1h");
+    }
     let base_dir = s.ctx.base_dir().to_path_buf();
     s.finish();
     let dir = dir.filter(|d| !d.is_empty())?;
@@ -54,6 +65,7 @@ pub(super) fn read(mut s: Section<'_, '_, '_>) -> Option<Spool> {
         dir: base_dir.join(PathBuf::from(dir)),
         max_bytes,
         segment_bytes,
+        drain_timeout: drain_timeout.min(MAX_DRAIN_TIMEOUT),
     })
 }
 
@@ -100,13 +112,15 @@ mod tests {
         assert_eq!(spool.dir, Path::new("/var/lib/hookbridge/spool"));
         assert_eq!(spool.max_bytes, 1 << 30);
         assert_eq!(spool.segment_bytes, 16 << 20);
+        assert_eq!(spool.drain_timeout, std::time::Duration::from_secs(30));
         let relative =
-            parse("[spool]\ndir = \"spool\"\nmax_bytes = 1073741824\nsegment_bytes = 65536")
+            parse("[spool]\ndir = \"spool\"\nmax_bytes = 1073741824\nsegment_bytes = 65536\ndrain_timeout = \"2m\"")
                 .unwrap()
                 .spool
                 .unwrap();
         assert_eq!(relative.dir, Path::new("/etc/hookbridge/spool"));
         assert_eq!(relative.segment_bytes, 65536);
+        assert_eq!(relative.drain_timeout, std::time::Duration::from_secs(120));
     }
 
     #[test]
@@ -119,7 +133,7 @@ mod tests {
             ]
         );
         let errors =
-            parse("[spool]\ndir = \"\"\nmax_bytes = \"1G\"\nsegment_bytes = 1024\nfsync = false")
+            parse("[spool]\ndir = \"\"\nmax_bytes = \"1G\"\nsegment_bytes = 1024\ndrain_timeout = \"2h\"\nfsync = false")
                 .unwrap_err();
         assert_eq!(
             errors,
@@ -127,6 +141,7 @@ mod tests {
                 "spool.dir: must not be empty",
                 "spool.segment_bytes: must be between 65536 and 1073741824, found 1024",
                 "spool.max_bytes: expected an integer, found string",
+                "spool.drain_timeout: must be at most 1h",
                 "spool.fsync: unknown key"
             ]
         );

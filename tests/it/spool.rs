@@ -39,6 +39,7 @@ fn spool_config(dir: &Path) -> config::Spool {
         dir: dir.to_path_buf(),
         max_bytes: 1 << 30,
         segment_bytes: 64 << 10,
+        drain_timeout: std::time::Duration::from_secs(30),
     }
 }
 

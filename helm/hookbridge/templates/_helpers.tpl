@@ -104,8 +104,8 @@ A Go-style duration as hookbridge writes them ("20s", "1m30s", "500ms") → whol
 {{/*
 Fails the render when the pod could be killed before hookbridge finished: after SIGTERM it
 drains for up to shutdown_grace, then flushes the producer for up to ack_timeout. With
-persistence, the grace period (persistence.terminationGracePeriodSeconds) also leaves at least
-30 s to drain the spool to Kafka.
+persistence, the spool's drain (persistence.drainTimeout) comes between the two, and the grace
+period is persistence.terminationGracePeriodSeconds.
 */}}
 {{- define "hookbridge.checkGracePeriod" -}}
 {{- $grace := include "hookbridge.durationSeconds" (.Values.config.server.shutdown_grace | default "20s") | int }}
@@ -113,8 +113,9 @@ persistence, the grace period (persistence.terminationGracePeriodSeconds) also l
 {{- $needed := add (int .Values.preStopSleepSeconds) $grace $flush }}
 {{- if .Values.persistence.enabled }}
 {{- $period := int .Values.persistence.terminationGracePeriodSeconds }}
-{{- if lt $period (add $needed 30) }}
-{{- fail (printf "persistence.terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds + config.server.shutdown_grace + config.kafka.ack_timeout (%d s) + 30 s to drain the spool to Kafka: %d s" $period $needed (add $needed 30)) }}
+{{- $drain := include "hookbridge.durationSeconds" .Values.persistence.drainTimeout | int }}
+{{- if le $period (add $needed $drain) }}
+{{- fail (printf "persistence.terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + config.server.shutdown_grace + persistence.drainTimeout + config.kafka.ack_timeout (the Kafka flush): %d s" $period (add $needed $drain)) }}
 {{- end }}
 {{- else if le (int .Values.terminationGracePeriodSeconds) $needed }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + config.server.shutdown_grace + config.kafka.ack_timeout (the Kafka flush): %d s" (int .Values.terminationGracePeriodSeconds) $needed) }}

@@ -181,6 +181,7 @@ admin_listen = {{ printf "0.0.0.0:%d" (int .Values.ports.admin) | toJson }}
 [spool]
 dir = {{ printf "%s/spool" .Values.persistence.mountPath | toJson }}
 max_bytes = {{ include "hookbridge.spoolMaxBytes" . }}
+drain_timeout = {{ .Values.persistence.drainTimeout | toJson }}
 {{- end }}
 {{- range .Values.credentials }}
 {{- $cred := . }}

@@ -26,6 +26,7 @@ fn spooling(fake: Arc<FakePublisher>, dir: &Path, max_bytes: u64) -> (Arc<State>
         dir: dir.to_path_buf(),
         max_bytes,
         segment_bytes: 1 << 20,
+        drain_timeout: std::time::Duration::from_secs(30),
     };
     let (spool, _) = Spool::open(&settings, metrics.clone()).unwrap();
     let spool = Arc::new(spool);

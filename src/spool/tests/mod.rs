@@ -16,6 +16,7 @@ pub fn settings(dir: &Path, max_bytes: u64, segment_bytes: u64) -> config::Spool
         dir: dir.to_path_buf(),
         max_bytes,
         segment_bytes,
+        drain_timeout: std::time::Duration::from_secs(30),
     }
 }
 
