@@ -297,7 +297,10 @@ impl<'a> Webhook<'a> {
         });
         let mut headers = envelope.headers;
         for name in &app.capture_headers {
-            if let Some(value) = parts.headers.get(name) {
+            // A header hookbridge writes itself (`traceparent` with traces on, a `ce_`
+            // attribute) is not doubled by the sender's copy.
+            let written = headers.iter().any(|(n, _)| n == name.as_str());
+            if let (false, Some(value)) = (written, parts.headers.get(name)) {
                 headers.push((name.as_str().to_string().into(), value.as_bytes().to_vec()));
             }
         }

@@ -151,6 +151,44 @@ fn payload() -> String {
 }
 
 #[tokio::test]
+async fn a_captured_header_never_doubles_one_hookbridge_writes() {
+    let fake = FakePublisher::new(Behaviour::Ack);
+    let config = CONFIG
+        .replace(
+            "brokers = \"unused:9092\"",
+            "brokers = \"unused:9092\"\nenvelope = \"binary\"",
+        )
+        .replace(
+            r#"capture_headers = ["X-Tenant"]"#,
+            r#"capture_headers = ["X-Tenant", "ce_id"]"#,
+        );
+    let state = state_with(fake.clone(), &config);
+    let mut req = request(
+        "/everbright/milestone-status-change",
+        Some("prod-secret"),
+        &payload(),
+    );
+    req.headers_mut()
+        .insert("ce_id", "forged-by-the-sender".parse().unwrap());
+    req.headers_mut()
+        .insert("x-tenant", "acme-west".parse().unwrap());
+    let (status, _, body) = json(handle(&state, None, req).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let records = fake.records();
+    let named = |name: &str| -> Vec<Vec<u8>> {
+        records[0]
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let id = body["id"].as_str().unwrap().as_bytes().to_vec();
+    assert_eq!(named("ce_id"), [id], "hookbridge's own ce_id, once");
+    assert_eq!(named("x-tenant"), [b"acme-west".to_vec()]);
+}
+
+#[tokio::test]
 async fn accepted_webhook_is_answered_with_its_delivery() {
     let fake = FakePublisher::new(Behaviour::Ack);
     let state = state_with(fake.clone(), CONFIG);
