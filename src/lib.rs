@@ -27,6 +27,8 @@
 //! - [`dedup`]: the event key and id, and the cache that answers every copy of an event
 //!   with one record.
 //! - [`envelope`]: lenient JSON, the site UUID, CloudEvents encoding (pure).
+//! - [`trace`]: OpenTelemetry, off by default: the server and producer spans and the
+//!   W3C trace context a record carries.
 //! - [`publish`]: the [`publish::Publish`] seam and the rdkafka producer behind it.
 //! - [`spool`]: the crash-safe spool on local disk (records Kafka could not take in
 //!   time) and the forwarder that drains it through [`publish::Publish`].
@@ -50,7 +52,7 @@
 //! main → lib → {ingress, admin, reload, probe → sender, contract → redrive}
 //!      → app → {config, publish, spool, route}
 //!      → {auth, dedup, envelope, metrics, everbright, listener, log_budget, log_format, limit, backoff}
-//!      → {body, json_text}
+//!      → {body, json_text, trace}
 //! ```
 //!
 //! No module imports one above it, and nothing below the crate root refers to it.
