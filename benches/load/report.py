@@ -45,6 +45,16 @@ def by_key(runs):
     return table
 
 
+def share(entry, run):
+    """The open-loop run's offered rate as a percentage of the setup's closed-loop maximum."""
+    return round(100 * run["offered"] / entry["closed"]["report"]["throughput"])
+
+
+def shares(table, body):
+    """The percentages of the maximum the open-loop runs of `body` were offered at."""
+    return sorted({share(e, r) for (b, _), e in table.items() if b == body and e["closed"] for r in e["open"]})
+
+
 def latency(run):
     ms = run["report"]["latency_ms"]
     return f"{ms['p50']:.1f} / {ms['p99']:.1f}"
@@ -73,7 +83,7 @@ def markdown(runs, machine, settings):
         "- Machine: " + "; ".join(line for line in machine.splitlines() if line),
         "- Generator, broker and server share the machine; compare ratios, not absolutes.",
         f"- Each run: {settings}; a fresh broker and hookbridge per run.",
-        "- Max: closed loop. 50/80/100 %: open loop at that share of the max, latency",
+        "- Max: closed loop. N %: open loop at that share of the max, latency",
         "  from each request's due time (HdrHistogram, no coordinated omission).",
         "- CPU: user + system µs per request from `/proc/<pid>/stat` over the measured",
         "  window (10 ms ticks); the hookbridge column is the plain server for `plain`.",
@@ -97,13 +107,17 @@ def markdown(runs, machine, settings):
             producer = table.get((body, name), {}).get("closed")
             return producer["report"]["throughput"] if producer else 0
 
+        pcts = shares(table, body)
+        open_heads = [f"{pct} %" for pct in pcts]
+        if open_heads:
+            open_heads[-1] += " (achieved req/s)"
         lines += [
             f"## {body.upper()[:-1]} KB bodies",
             "",
-            "| setup | max req/s | × plain | × producer (same broker) | p50 / p99 ms at max "
-            "| 50 % | 80 % | 100 % (achieved req/s) "
-            "| CPU µs/req hookbridge | broker | generator |",
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| setup | max req/s | × plain | × producer (same broker) | p50 / p99 ms at max | "
+            + "".join(f"{head} | " for head in open_heads)
+            + "CPU µs/req hookbridge | broker | generator |",
+            "|---|--:|--:|--:|--:|" + "--:|" * (len(pcts) + 3),
         ]
         for setup, label in SETUPS.items():
             entry = table.get((body, setup))
@@ -111,18 +125,17 @@ def markdown(runs, machine, settings):
                 continue
             closed = entry["closed"]
             rps = closed["report"]["throughput"]
-            opened = [latency(r) for r in entry["open"]]
-            if entry["open"]:
-                last = entry["open"][-1]["report"]["throughput"]
-                opened[-1] += f" ({last:,.0f})"
-            opened += ["–"] * (3 - len(opened))
+            at = {share(entry, r): r for r in entry["open"]}
+            opened = [latency(at[pct]) if pct in at else "–" for pct in pcts]
+            if pcts and pcts[-1] in at:
+                opened[-1] += f" ({at[pcts[-1]]['report']['throughput']:,.0f})"
             cells = [
                 label,
                 f"{rps:,.0f}",
                 ratio(rps, base_plain),
                 ratio(rps, base_producer(setup)),
                 latency(closed),
-                *opened[:3],
+                *opened,
                 *(cpu(closed, name) for name in CPU_COLUMNS),
             ]
             lines.append("| " + " | ".join(cells) + " |")
