@@ -7,17 +7,18 @@
 //! would answer a copy from its dedup cache, which costs far less than a new event).
 //! It measures nothing itself: the script counts hookbridge's instructions around it.
 
+#[path = "../load/webhook.rs"]
+mod webhook;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use clap::Parser;
 use hookbridge::config::{Config, Secrets};
 use hookbridge::everbright::Event;
-use hookbridge::sender::{self, Draft};
-use http::{Method, Request};
+use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -131,31 +132,16 @@ async fn worker(plan: Arc<Plan>) -> Result<(), String> {
 }
 
 impl Plan {
-    /// Request `seq`, signed now: the body with `"seq"` as its first member.
+    /// Request `seq`, signed now (see [`webhook::numbered`]).
     fn request(&self, seq: u64) -> Result<Request<Full<Bytes>>, String> {
-        let rest = self.body.strip_prefix(b"{").unwrap_or(&self.body);
-        let mut body = format!("{{\"seq\":\"{}-{seq}\",", self.run).into_bytes();
-        body.extend_from_slice(rest);
-        let url = format!("{}?n={seq}", self.url);
-        let draft = Draft {
-            credential: &self.credential,
-            event: self.event,
-            method: Method::POST,
-            url: Some(&url),
-            content_type: "application/json",
-            body: Bytes::from(body),
-        };
-        let outgoing =
-            sender::build(&self.config, draft, SystemTime::now()).map_err(|e| e.to_string())?;
-        let mut request = Request::new(Full::new(outgoing.body));
-        *request.method_mut() = outgoing.method;
-        *request.uri_mut() = outgoing
-            .url
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
-        *request.headers_mut() = outgoing.headers;
-        Ok(request)
+        webhook::numbered(
+            &self.config,
+            &self.credential,
+            self.event,
+            &self.url,
+            &self.body,
+            &self.run,
+            seq,
+        )
     }
 }

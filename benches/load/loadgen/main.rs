@@ -24,6 +24,8 @@
 mod cpu;
 mod schedule;
 mod target;
+#[path = "../webhook.rs"]
+mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;

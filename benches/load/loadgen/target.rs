@@ -5,13 +5,14 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hookbridge::config::Config;
 use hookbridge::everbright::Event;
-use hookbridge::sender::{self, Draft, Outgoing};
-use http::{Method, Request, Uri};
+use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::net::TcpStream;
+
+use crate::webhook;
 
 /// How one request ended.
 pub enum Outcome {
@@ -78,7 +79,7 @@ impl Target {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos()),
         };
-        http.outgoing(0)?;
+        http.request(0)?;
         Ok(Target::Http(Box::new(http)))
     }
 
@@ -110,24 +111,17 @@ impl Target {
 }
 
 impl Http {
-    /// Request `seq`, signed now. The sequence number in the query string makes every
-    /// request distinct even for a signature with one-second timestamps (SigV4), and the
-    /// one in the body (a first member `"seq"`) makes every request a distinct event,
-    /// which hookbridge would otherwise answer once and deduplicate.
-    fn outgoing(&self, seq: u64) -> Result<Outgoing, sender::SenderError> {
-        let url = format!("{}?n={seq}", self.url);
-        let rest = self.body.strip_prefix(b"{").unwrap_or(&self.body);
-        let mut body = format!("{{\"seq\":\"{}-{seq}\",", self.run).into_bytes();
-        body.extend_from_slice(rest);
-        let draft = Draft {
-            credential: &self.credential,
-            event: self.event,
-            method: Method::POST,
-            url: Some(&url),
-            content_type: "application/json",
-            body: Bytes::from(body),
-        };
-        sender::build(&self.config, draft, SystemTime::now())
+    /// Request `seq`, signed now (see [`webhook::numbered`]).
+    fn request(&self, seq: u64) -> Result<Request<Full<Bytes>>, String> {
+        webhook::numbered(
+            &self.config,
+            &self.credential,
+            self.event,
+            &self.url,
+            &self.body,
+            &self.run,
+            seq,
+        )
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Box<dyn std::error::Error>> {
@@ -166,19 +160,11 @@ async fn post(
     conn: &mut Option<SendRequest<Full<Bytes>>>,
     seq: u64,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let outgoing = http.outgoing(seq)?;
+    let request = http.request(seq)?;
     let mut sender = match conn.take() {
         Some(s) if !s.is_closed() => s,
         _ => http.connect().await?,
     };
-    let mut request = Request::new(Full::new(outgoing.body));
-    *request.method_mut() = outgoing.method;
-    *request.uri_mut() = outgoing
-        .url
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .parse()?;
-    *request.headers_mut() = outgoing.headers;
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
